@@ -1,0 +1,1 @@
+"""synthgate.pipeline: stages, orchestration and the command line."""

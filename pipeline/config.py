@@ -1,0 +1,363 @@
+"""Release config: YAML validated on load into frozen, typed objects.
+
+Everything a release may publish without spending budget comes from here, so the config is
+strict: unknown keys, wrong types and inconsistent column specs are errors naming the file
+and the key, collected in one pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+__all__ = [
+    "ColumnSpec",
+    "SourceSpec",
+    "HoldoutSpec",
+    "PrivacySpec",
+    "ModelSpec",
+    "GateSpec",
+    "UtilitySpec",
+    "OutputSpec",
+    "ReleaseConfig",
+    "load_config",
+    "config_from_mapping",
+    "ESTIMATE",
+    "COLUMN_TYPES",
+    "MODEL_KINDS",
+]
+
+ESTIMATE = "estimate"
+COLUMN_TYPES = ("categorical", "numeric", "integer", "datetime", "boolean")
+MODEL_KINDS = ("schema", "independent", "copula")
+Estimate = Literal["estimate"]
+Probability = Annotated[float, Field(gt=0.0, lt=1.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSpec(_Strict):
+    """One column's public description: type, role and domain (or `estimate`)."""
+
+    name: str
+    type: Literal["categorical", "numeric", "integer", "datetime", "boolean"] | None = None
+    role: Literal["attribute", "identifier"] = "attribute"
+    bounds: tuple[float, float] | tuple[dt.datetime, dt.datetime] | Estimate | None = None
+    categories: tuple[str, ...] | Estimate | None = None
+    nulls: bool = False
+    bins: Annotated[int, Field(ge=1, le=4096)] | None = None
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _categories_as_strings(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return tuple(_category_text(v) for v in value)
+        return value
+
+    @field_validator("bounds", mode="after")
+    @classmethod
+    def _times_in_utc(cls, value: Any) -> Any:
+        if isinstance(value, tuple) and value and isinstance(value[0], dt.datetime):
+            return tuple(v.replace(tzinfo=dt.timezone.utc) if v.tzinfo is None else v.astimezone(dt.timezone.utc)
+                         for v in value)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ColumnSpec:
+        if self.role == "identifier":
+            if self.bounds is not None or self.categories is not None:
+                raise ValueError("an identifier column is dropped at load: give it no bounds or categories")
+            return self
+        if self.type is None:
+            raise ValueError("'type' is required (one of " + ", ".join(COLUMN_TYPES) + ")")
+        if self.type == "categorical":
+            if self.categories is None:
+                raise ValueError("a categorical column needs 'categories': a list, or 'estimate'")
+            if self.bounds is not None:
+                raise ValueError("a categorical column takes 'categories', not 'bounds'")
+            if isinstance(self.categories, tuple):
+                if not self.categories:
+                    raise ValueError("'categories' is empty")
+                if len(set(self.categories)) != len(self.categories):
+                    raise ValueError("'categories' lists a category twice")
+        elif self.type == "boolean":
+            if self.bounds is not None or self.categories is not None:
+                raise ValueError("a boolean column takes neither 'bounds' nor 'categories'")
+        else:
+            if self.bounds is None:
+                raise ValueError(f"a {self.type} column needs 'bounds': [low, high], or 'estimate'")
+            if self.categories is not None:
+                raise ValueError(f"a {self.type} column takes 'bounds', not 'categories'")
+            if isinstance(self.bounds, tuple):
+                low, high = self.bounds
+                is_time = isinstance(low, dt.datetime)
+                if is_time != (self.type == "datetime"):
+                    raise ValueError("datetime columns take ISO date bounds; numeric ones take numbers")
+                if not is_time and not (math.isfinite(low) and math.isfinite(high)):  # type: ignore[arg-type]
+                    raise ValueError("'bounds' must be finite")
+                if not low < high:  # type: ignore[operator]
+                    raise ValueError("'bounds' must be [low, high] with low < high")
+        return self
+
+    @property
+    def is_estimated(self) -> bool:
+        return self.bounds == ESTIMATE or self.categories == ESTIMATE
+
+
+class SourceSpec(_Strict):
+    path: Path
+    format: Literal["csv", "parquet"] | None = None
+
+
+class HoldoutSpec(_Strict):
+    """Rows kept out of every measurement, used as the baseline of the risk checks."""
+
+    fraction: Annotated[float, Field(gt=0.0, le=0.5)] | None = 0.2
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> HoldoutSpec:
+        if self.path is not None and "fraction" in self.model_fields_set:
+            raise ValueError("give either 'fraction' or 'path', not both")
+        return self
+
+
+class PrivacySpec(_Strict):
+    """The run's budget. δ > 0 selects zCDP accounting; δ = 0 selects pure ε."""
+
+    epsilon: Annotated[float, Field(gt=0.0, le=100.0)]
+    delta: Annotated[float, Field(ge=0.0, le=1e-3)] = 1e-6
+    domain_share: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
+
+
+class ModelSpec(_Strict):
+    kind: Literal["schema", "independent", "copula"] = "independent"
+    bins: Annotated[int, Field(ge=2, le=4096)] = 64
+    correlation_share: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
+
+
+class GateSpec(_Strict):
+    """Thresholds; a null disables a check (the report says so)."""
+
+    max_exact_match_excess: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.05
+    max_near_match_excess: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.05
+    max_train_closer_share: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.60
+    max_tvd_1way_mean: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.10
+    max_tvd_2way_mean: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.20
+    max_correlation_error: Annotated[float, Field(ge=0.0)] | None = None
+    min_tstr_ratio: Annotated[float, Field(ge=0.0)] | None = None
+
+
+class UtilitySpec(_Strict):
+    target: str | None = None
+    sample_rows: Annotated[int, Field(ge=100, le=1_000_000)] = 5000
+
+
+class OutputSpec(_Strict):
+    rows: Annotated[int, Field(ge=1, le=100_000_000)] | Estimate = ESTIMATE
+    csv: bool = False
+    chunk_rows: Annotated[int, Field(ge=1000)] = 100_000
+
+
+class ReleaseConfig(_Strict):
+    """A validated release config. `path` is where it was read from; relative paths resolve there."""
+
+    dataset: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
+    source: SourceSpec
+    holdout: HoldoutSpec = HoldoutSpec()
+    columns: tuple[ColumnSpec, ...]
+    privacy: PrivacySpec
+    model: ModelSpec = ModelSpec()
+    gate: GateSpec = GateSpec()
+    utility: UtilitySpec = UtilitySpec()
+    output: OutputSpec = OutputSpec()
+    path: Path | None = None
+    config_hash: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReleaseConfig:
+        names = [c.name for c in self.columns]
+        if len(set(names)) != len(names):
+            raise ValueError("a column name appears twice")
+        if not self.attributes:
+            raise ValueError("'columns' has no non-identifier column to synthesise")
+        target = self.utility.target
+        if target is not None and target not in [c.name for c in self.attributes]:
+            raise ValueError(f"utility.target '{target}' is not a non-identifier column of this config")
+        if self.privacy.delta == 0 and any(c.categories == ESTIMATE for c in self.attributes):
+            raise ValueError("'categories: estimate' needs privacy.delta > 0 (a thresholded histogram has a delta)")
+        if self.model.kind == "schema":
+            if self.output.rows == ESTIMATE:
+                raise ValueError("model 'schema' spends no budget: give output.rows as a number")
+            if any(c.is_estimated for c in self.attributes):
+                raise ValueError("model 'schema' spends no budget: every domain must be public (no 'estimate')")
+        return self
+
+    @property
+    def attributes(self) -> tuple[ColumnSpec, ...]:
+        """Columns that are read and synthesised (identifiers are dropped at load)."""
+        return tuple(c for c in self.columns if c.role != "identifier")
+
+    @property
+    def identifiers(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.role == "identifier")
+
+    def column(self, name: str) -> ColumnSpec:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the config, made absolute against the config file's folder."""
+        if path.is_absolute() or self.path is None:
+            return path
+        return (self.path.parent / path).resolve()
+
+    @property
+    def source_path(self) -> Path:
+        return self.resolve(self.source.path)
+
+    @property
+    def source_format(self) -> str:
+        return self.source.format or _format_from_suffix(self.source_path)
+
+    @property
+    def holdout_path(self) -> Path | None:
+        return None if self.holdout.path is None else self.resolve(self.holdout.path)
+
+
+def load_config(path: str | Path) -> ReleaseConfig:
+    """Read and validate a release config; every problem is reported at once as a ConfigError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({type(exc).__name__})") from None
+    try:
+        raw = yaml.load(text, Loader=_Yaml12BoolLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', 'parse error')}") from None
+    return config_from_mapping(raw, path=path.resolve(), where=str(path))
+
+
+def config_from_mapping(raw: Any, *, path: Path | None = None, where: str = "<config>") -> ReleaseConfig:
+    """Validate an already-parsed config mapping (YAML's shape)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys at the top level")
+    columns = raw.get("columns")
+    problems: list[str] = []
+    data = dict(raw)
+    if isinstance(columns, dict):
+        column_list = []
+        for name, spec in columns.items():
+            if not isinstance(spec, dict):
+                problems.append(f"{where}: columns.{name}: expected a mapping (type, bounds or categories, ...)")
+                continue
+            if "name" in spec:
+                problems.append(f"{where}: columns.{name}.name: unknown key (the column's name is its key)")
+                continue
+            column_list.append({"name": str(name), **spec})
+        data["columns"] = column_list
+    elif columns is not None:
+        problems.append(f"{where}: columns: expected a mapping from column name to its spec")
+    for key in ("path", "config_hash"):
+        if key in data:
+            problems.append(f"{where}: {key}: unknown key")
+    if not problems:
+        try:
+            config = ReleaseConfig.model_validate({**data, "path": path, "config_hash": _hash(raw)})
+        except ValidationError as exc:
+            problems += [f"{where}: {_location(err['loc'], data)}: {_message(err)}" for err in exc.errors()]
+        else:
+            return config
+    raise ConfigError(f"{len(problems)} problem(s) in config:\n  " + "\n  ".join(problems))
+
+
+def _location(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+    """Turn pydantic's location into the YAML key path (columns are keyed by name there)."""
+    parts: list[str] = []
+    items = list(loc)
+    if len(items) >= 2 and items[0] == "columns" and isinstance(items[1], int):
+        columns = data.get("columns") or []
+        name = columns[items[1]]["name"] if items[1] < len(columns) else str(items[1])
+        parts += ["columns", name]
+        items = items[2:]
+    for item in items:
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
+        elif item in ("float", "int", "tuple[float, float]", "tuple[datetime, datetime]", "literal['estimate']",
+                      "tuple[str, ...]", "constrained-int", "constrained-float", "function-after[_consistent(), ColumnSpec]"):
+            continue
+        elif isinstance(item, str) and ("[" in item or "(" in item):
+            continue
+        else:
+            parts.append(str(item))
+    return ".".join(parts) or "(top level)"
+
+
+class _Yaml12BoolLoader(yaml.SafeLoader):
+    """SafeLoader where only true/false are booleans, as in YAML 1.2.
+
+    YAML 1.1 reads yes/no/on/off as booleans, which would turn `categories: [yes, no]` into
+    something that no longer matches the data.
+    """
+
+
+_Yaml12BoolLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12BoolLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _message(err: Any) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    msg = str(err.get("msg", "invalid"))
+    return msg.removeprefix("Value error, ")
+
+
+def _category_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _format_from_suffix(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
+        return "csv"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    raise ConfigError(f"{path}: cannot tell the file format from its name; set source.format to csv or parquet")
+
+
+def _hash(raw: Any) -> str:
+    canonical = json.dumps(raw, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+

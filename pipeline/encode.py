@@ -1,0 +1,293 @@
+"""Encode canonical columns to integer codes over a public domain, and decode codes back.
+
+A codec is built from public config or DP-estimated domain facts only, so everything it
+carries (bounds, bin edges, category names) may be published in the manifest.
+Canonical columns: categorical -> object strings; numeric/integer -> float64; datetime ->
+datetime64[ns, UTC]; boolean -> pandas "boolean". Nulls get their own code when allowed.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from synthgate.privacy.domain import Domain
+
+from .config import ColumnSpec
+
+__all__ = [
+    "ColumnCodec",
+    "CategoricalCodec",
+    "BooleanCodec",
+    "NumericCodec",
+    "DatetimeCodec",
+    "TableCodec",
+    "codec_from_spec",
+    "EncodingError",
+    "OTHER",
+]
+
+OTHER = "__other__"
+
+
+class EncodingError(ValueError):
+    """Codes or values fell outside a codec's domain (a bug or a contract breach)."""
+
+
+class ColumnCodec(abc.ABC):
+    """Maps one canonical column to codes 0..n_codes-1 (the null code last, when present)."""
+
+    name: str
+    nulls: bool
+    arrow_type: pa.DataType
+
+    @property
+    @abc.abstractmethod
+    def n_values(self) -> int:
+        """Codes for non-null values."""
+
+    @property
+    def n_codes(self) -> int:
+        return self.n_values + (1 if self.nulls else 0)
+
+    @property
+    def null_code(self) -> int | None:
+        return self.n_values if self.nulls else None
+
+    def encode(self, values: pd.Series) -> np.ndarray:
+        missing = values.isna().to_numpy()
+        codes = np.zeros(len(values), dtype=np.int32)
+        present = ~missing
+        if present.any():
+            codes[present] = self._encode(values[present])
+        if missing.any():
+            if not self.nulls:
+                raise EncodingError(f"column '{self.name}': nulls found but the config says nulls: false")
+            codes[missing] = self.n_values
+        return codes
+
+    def decode(self, codes: np.ndarray, rng: np.random.Generator) -> pa.Array:
+        codes = np.asarray(codes)
+        if codes.size and (codes.min() < 0 or codes.max() >= self.n_codes):
+            raise EncodingError(f"column '{self.name}': codes outside [0, {self.n_codes})")
+        missing = codes == self.n_values if self.nulls else np.zeros(codes.shape, bool)
+        values = self._decode(np.where(missing, 0, codes), rng)
+        return pa.array(values, type=self.arrow_type, mask=missing)
+
+    @abc.abstractmethod
+    def _encode(self, values: pd.Series) -> np.ndarray: ...
+
+    @abc.abstractmethod
+    def _decode(self, codes: np.ndarray, rng: np.random.Generator) -> Any: ...
+
+    @abc.abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """The public domain, for the manifest and the report."""
+
+    def labels(self) -> list[str]:
+        """A public label per code, for the report's per-column tables."""
+        return [str(v) for v in self._value_labels()] + (["(null)"] if self.nulls else [])
+
+    @abc.abstractmethod
+    def _value_labels(self) -> list[str]: ...
+
+
+class CategoricalCodec(ColumnCodec):
+    """Public categories, plus one 'other' code for values outside a DP-estimated list."""
+
+    arrow_type = pa.string()
+
+    def __init__(self, name: str, categories: Sequence[str], *, other: bool, nulls: bool) -> None:
+        if not categories and not other:
+            raise EncodingError(f"column '{name}': no categories")
+        self.name, self.categories, self.other, self.nulls = name, tuple(categories), other, nulls
+
+    @property
+    def n_values(self) -> int:
+        return len(self.categories) + (1 if self.other else 0)
+
+    def _encode(self, values: pd.Series) -> np.ndarray:
+        codes = pd.Categorical(values.astype(str), categories=list(self.categories)).codes.astype(np.int32)
+        unknown = codes < 0
+        if unknown.any():
+            if not self.other:
+                raise EncodingError(f"column '{self.name}': values outside the configured categories")
+            codes[unknown] = len(self.categories)
+        return codes
+
+    def _decode(self, codes: np.ndarray, rng: np.random.Generator) -> Any:
+        names = np.array([*self.categories, OTHER] if self.other else list(self.categories), dtype=object)
+        return names[codes]
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "categorical", "categories": list(self.categories), "other": self.other, "nulls": self.nulls}
+
+    def _value_labels(self) -> list[str]:
+        return [*self.categories, OTHER] if self.other else list(self.categories)
+
+
+class BooleanCodec(ColumnCodec):
+    arrow_type = pa.bool_()
+
+    def __init__(self, name: str, *, nulls: bool) -> None:
+        self.name, self.nulls = name, nulls
+
+    @property
+    def n_values(self) -> int:
+        return 2
+
+    def _encode(self, values: pd.Series) -> np.ndarray:
+        return values.astype(bool).to_numpy().astype(np.int32)
+
+    def _decode(self, codes: np.ndarray, rng: np.random.Generator) -> Any:
+        return codes.astype(bool)
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "boolean", "nulls": self.nulls}
+
+    def _value_labels(self) -> list[str]:
+        return ["false", "true"]
+
+
+class NumericCodec(ColumnCodec):
+    """Equal-width bins over public bounds; values are clamped to the bounds.
+
+    Integer columns whose range fits in the bin count get one code per integer, so they
+    decode exactly; otherwise values decode uniformly inside their bin.
+    """
+
+    def __init__(self, name: str, low: float, high: float, *, bins: int, integer: bool, nulls: bool) -> None:
+        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            raise EncodingError(f"column '{name}': bounds must be finite with low < high")
+        self.name, self.low, self.high, self.integer, self.nulls = name, float(low), float(high), integer, nulls
+        if integer:
+            self.low, self.high = float(np.ceil(low)), float(np.floor(high))
+            span = int(self.high - self.low) + 1
+            edges = np.unique(np.floor(np.linspace(self.low, self.high + 1, min(bins, span) + 1)))
+        else:
+            edges = np.linspace(self.low, self.high, bins + 1)
+        self.edges = edges
+        self.arrow_type = pa.int64() if integer else pa.float64()
+
+    @property
+    def n_values(self) -> int:
+        return len(self.edges) - 1
+
+    def _encode(self, values: pd.Series) -> np.ndarray:
+        x = np.clip(self._as_float(values), self.low, self.high)
+        return np.clip(np.searchsorted(self.edges, x, side="right") - 1, 0, self.n_values - 1).astype(np.int32)
+
+    def _as_float(self, values: pd.Series) -> np.ndarray:
+        return values.to_numpy(dtype=float)
+
+    def _decode(self, codes: np.ndarray, rng: np.random.Generator) -> Any:
+        left, right = self.edges[codes], self.edges[codes + 1]
+        if self.integer:
+            return rng.integers(left.astype(np.int64), right.astype(np.int64))
+        return left + rng.random(codes.shape) * (right - left)
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "integer" if self.integer else "numeric", "bounds": [self.low, self.high],
+                "bins": self.n_values, "nulls": self.nulls}
+
+    def _value_labels(self) -> list[str]:
+        if self.integer:
+            return [f"{int(a)}" if b - a == 1 else f"[{int(a)}, {int(b) - 1}]" for a, b in zip(self.edges, self.edges[1:])]
+        return [f"[{a:.4g}, {b:.4g})" for a, b in zip(self.edges, self.edges[1:])]
+
+
+class DatetimeCodec(NumericCodec):
+    """Numeric bins over epoch seconds (UTC); decodes to whole seconds."""
+
+    def __init__(self, name: str, low: pd.Timestamp, high: pd.Timestamp, *, bins: int, nulls: bool) -> None:
+        super().__init__(name, _epoch(low), _epoch(high), bins=bins, integer=False, nulls=nulls)
+        self.arrow_type = pa.timestamp("s", tz="UTC")
+
+    def _as_float(self, values: pd.Series) -> np.ndarray:
+        return (values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").astype("int64") / 1e9).to_numpy(float)
+
+    def _decode(self, codes: np.ndarray, rng: np.random.Generator) -> Any:
+        seconds = np.floor(super()._decode(codes, rng)).astype(np.int64)
+        return seconds.astype("datetime64[s]")
+
+    def describe(self) -> dict[str, Any]:
+        low, high = (pd.Timestamp(v, unit="s", tz="UTC").isoformat() for v in (self.low, self.high))
+        return {"type": "datetime", "bounds": [low, high], "bins": self.n_values, "nulls": self.nulls}
+
+    def _value_labels(self) -> list[str]:
+        return [pd.Timestamp(a, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M") for a in self.edges[:-1]]
+
+
+def _epoch(value: Any) -> float:
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.value / 1e9
+
+
+def codec_from_spec(spec: ColumnSpec, *, bins: int, estimated: dict[str, Any] | None = None) -> ColumnCodec:
+    """Build a column's codec from its public spec, or from its DP-estimated domain."""
+    bins = spec.bins or bins
+    estimated = estimated or {}
+    if spec.type == "categorical":
+        if spec.categories == "estimate":
+            return CategoricalCodec(spec.name, estimated["categories"], other=True, nulls=True)
+        return CategoricalCodec(spec.name, spec.categories or (), other=False, nulls=spec.nulls)
+    if spec.type == "boolean":
+        return BooleanCodec(spec.name, nulls=spec.nulls)
+    nulls = spec.nulls or spec.bounds == "estimate"
+    low, high = estimated["bounds"] if spec.bounds == "estimate" else spec.bounds  # type: ignore[misc]
+    if spec.type == "datetime":
+        return DatetimeCodec(spec.name, low, high, bins=bins, nulls=nulls)
+    return NumericCodec(spec.name, float(low), float(high), bins=bins, integer=spec.type == "integer", nulls=nulls)
+
+
+class TableCodec:
+    """The codecs of every synthesised column, in config order."""
+
+    def __init__(self, codecs: Sequence[ColumnCodec]) -> None:
+        self.codecs = tuple(codecs)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.codecs)
+
+    @property
+    def domain(self) -> Domain:
+        return Domain(self.columns, tuple(c.n_codes for c in self.codecs))
+
+    @property
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, c.arrow_type, nullable=True) for c in self.codecs])
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        codes = np.empty((len(frame), len(self.codecs)), dtype=np.int32)
+        for j, codec in enumerate(self.codecs):
+            codes[:, j] = codec.encode(frame[codec.name])
+        return codes
+
+    def decode(self, codes: np.ndarray, rng: np.random.Generator) -> pa.RecordBatch:
+        arrays = [codec.decode(codes[:, j], rng) for j, codec in enumerate(self.codecs)]
+        return pa.RecordBatch.from_arrays(arrays, schema=self.arrow_schema)
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        return {c.name: c.describe() for c in self.codecs}
+
+    def canonical(self, table: pa.RecordBatch | pa.Table) -> pd.DataFrame:
+        """Decoded rows in the loader's canonical types, so real and synthetic compare like for like."""
+        out: dict[str, pd.Series] = {}
+        for c in self.codecs:
+            values = table.column(c.name).to_pandas()
+            if isinstance(c, DatetimeCodec):
+                out[c.name] = pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]")
+            elif isinstance(c, NumericCodec):
+                out[c.name] = values.astype(float)
+            elif isinstance(c, BooleanCodec):
+                out[c.name] = values.astype("boolean")
+            else:
+                out[c.name] = values.astype(object).where(values.notna(), None)
+        return pd.DataFrame(out)

@@ -1,0 +1,117 @@
+"""`synthgate init`: draft a runnable release config from a table's schema alone.
+
+Only column names and types are read (Arrow's type inference on the first block of a CSV, or
+a Parquet file's schema). No value from the data is written: every domain is `estimate`, to be
+measured under DP, or replaced by the steward with public bounds and category lists.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import yaml
+
+from .config import _format_from_suffix
+from .errors import ConfigError, InputError, OutputError
+from .load import _arrow_reason, _check_readable
+
+__all__ = ["draft_config", "infer_types"]
+
+_IDENTIFIER_NAME = re.compile(r"(^id$|^id[_-]|[_-]id$|idnum|uuid|guid|^ssn$|^email|^phone|^name$)", re.IGNORECASE)
+_SNIFF_BYTES = 1 << 20
+
+
+def infer_types(path: Path) -> list[tuple[str, str]]:
+    """(column, synthgate type) pairs from the schema Arrow infers; no values are kept."""
+    _check_readable(path)
+    fmt = _format_from_suffix(path)
+    try:
+        if fmt == "parquet":
+            schema = pq.ParquetFile(path).schema_arrow
+        else:
+            reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=_SNIFF_BYTES))
+            schema = reader.schema
+            reader.close()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the table's schema ({_arrow_reason(exc)})") from None
+    names = list(schema.names)
+    if len(set(names)) != len(names):
+        raise InputError(f"{path}: the header names a column twice; rename the columns first")
+    if any(not n.strip() for n in names):
+        raise InputError(f"{path}: the header has an empty column name; name every column first")
+    return [(field.name, _synthgate_type(field.type)) for field in schema]
+
+
+def _synthgate_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_integer(arrow_type):
+        return "integer"
+    if pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        return "numeric"
+    if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
+        return "datetime"
+    return "categorical"
+
+
+def draft_config(data: Path, out: Path, *, epsilon: float, target: str | None, model: str, force: bool) -> str:
+    """Write a draft config for `data` to `out`; returns the text written."""
+    if model == "schema":
+        raise ConfigError("--model schema needs public domains for every column; "
+                          "init drafts 'estimate' domains, so start with independent or copula")
+    if out.exists() and not force:
+        raise OutputError(f"{out}: config already exists; pass --force to overwrite it")
+    columns = infer_types(data)
+    if target is not None and target not in [name for name, _ in columns]:
+        raise ConfigError(f"--target '{target}' is not a column of {data}")
+    spec: dict[str, dict[str, object]] = {}
+    for name, kind in columns:
+        if _IDENTIFIER_NAME.search(name) and name != target:
+            spec[name] = {"role": "identifier"}
+        elif kind == "categorical":
+            spec[name] = {"type": kind, "categories": "estimate", "nulls": True}
+        elif kind == "boolean":
+            spec[name] = {"type": kind, "nulls": True}
+        else:
+            spec[name] = {"type": kind, "bounds": "estimate", "nulls": True}
+    if all(s.get("role") == "identifier" for s in spec.values()):
+        raise InputError(f"{data}: every column looks like a direct identifier; nothing to synthesise")
+    try:
+        source = Path(_relative(data.resolve(), out.resolve().parent))
+    except ValueError:
+        source = data.resolve()
+    document = {
+        "dataset": re.sub(r"[^A-Za-z0-9_.-]", "_", data.name.split(".")[0]) or "dataset",
+        "source": {"path": str(source)},
+        "holdout": {"fraction": 0.2},
+        "columns": spec,
+        "privacy": {"epsilon": float(epsilon), "delta": 1e-6, "domain_share": 0.1},
+        "model": {"kind": model},
+        "utility": {"target": target},
+        "output": {"rows": "estimate"},
+    }
+    header = (
+        f"# Draft release config for {data.name}, written by `synthgate init` from column names and types only.\n"
+        "# Review before a real release:\n"
+        "# - 'estimate' domains are measured under DP with privacy.domain_share of the budget. Where public\n"
+        "#   bounds (e.g. age: [0, 120]) or category lists are known from documentation, write them in: it\n"
+        "#   saves budget and keeps rare categories. Never copy them from the data.\n"
+        "# - Columns whose names look like direct identifiers are marked role: identifier (dropped at load).\n"
+        "# - nulls: true everywhere; set nulls: false where the documentation says a column is never empty.\n"
+    )
+    text = header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(out)
+    return text
+
+
+def _relative(path: Path, start: Path) -> str:
+    import os
+
+    return os.path.relpath(path, start)

@@ -1,0 +1,203 @@
+"""Load: stream the source as Arrow batches, drop identifiers, canonicalise types, split off a holdout.
+
+Memory does not grow with the input: batches are read one at a time (CSV, CSV.gz or Parquet).
+Every column is read as text first and parsed here, so a cell that does not parse is counted
+(and reported by column and count) instead of surfacing in a library's error message with its
+value. No message from this module quotes a cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from .config import ColumnSpec, ReleaseConfig
+from .errors import InputError
+
+__all__ = ["Batch", "ParseFailures", "read_header", "iter_batches", "iter_split", "canonicalise"]
+
+BLOCK_BYTES = 8 << 20
+PARQUET_BATCH_ROWS = 65_536
+_NULL_TOKENS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "#N/A"]
+_TRUE = {"true", "t", "1", "yes", "y"}
+_FALSE = {"false", "f", "0", "no", "n"}
+
+
+@dataclass
+class ParseFailures:
+    """Per column, how many non-null cells did not parse as the configured type."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, column: str, n: int) -> None:
+        if n:
+            self.counts[column] = self.counts.get(column, 0) + n
+
+    def lines(self) -> list[str]:
+        return [f"column '{c}': {n} value(s) do not parse as the configured type" for c, n in sorted(self.counts.items())]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One canonical batch; `start_row` is the index of its first row in the source."""
+
+    frame: pd.DataFrame
+    start_row: int
+
+
+def read_header(path: Path, fmt: str) -> list[str]:
+    """Column names of the source, without reading its rows."""
+    _check_readable(path)
+    try:
+        if fmt == "parquet":
+            return list(pq.ParquetFile(path).schema_arrow.names)
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16),
+                                convert_options=pacsv.ConvertOptions(column_types={}, strings_can_be_null=True),
+                                parse_options=pacsv.ParseOptions())
+        names = list(reader.schema.names)
+        reader.close()
+        return names
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the table header ({_arrow_reason(exc)})") from None
+
+
+def iter_batches(path: Path, fmt: str, columns: Sequence[ColumnSpec], *, identifiers: Sequence[str] = (),
+                 failures: ParseFailures | None = None) -> Iterator[Batch]:
+    """Canonical batches of the non-identifier `columns`. Identifier columns are never parsed."""
+    header = read_header(path, fmt)
+    _check_columns(path, header, [c.name for c in columns], identifiers)
+    failures = failures if failures is not None else ParseFailures()
+    wanted = [c.name for c in columns]
+    start = 0
+    for record_batch in _iter_raw(path, fmt, wanted):
+        frame = canonicalise(record_batch, columns, failures)
+        yield Batch(frame, start)
+        start += len(frame)
+
+
+def iter_split(batches: Iterator[Batch], *, seed: int, fraction: float | None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(training, holdout) per batch. The split depends only on seed and row position, so every pass agrees."""
+    for batch in batches:
+        if not fraction:
+            yield batch.frame, batch.frame.iloc[:0]
+            continue
+        rng = np.random.default_rng([seed, batch.start_row])
+        held = rng.random(len(batch.frame)) < fraction
+        yield batch.frame.loc[~held], batch.frame.loc[held]
+
+
+def canonicalise(batch: pa.RecordBatch, columns: Sequence[ColumnSpec], failures: ParseFailures) -> pd.DataFrame:
+    """Parse each text column as its configured type; unparseable cells become nulls and are counted."""
+    data: dict[str, pd.Series] = {}
+    for spec in columns:
+        array = batch.column(batch.schema.get_field_index(spec.name))
+        data[spec.name] = _parse(array, spec, failures)
+    return pd.DataFrame(data)
+
+
+def _parse(array: pa.Array, spec: ColumnSpec, failures: ParseFailures) -> pd.Series:
+    kind = spec.type
+    if kind == "categorical":
+        text = array if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) else array.cast(pa.string())
+        return pd.Series(text.to_numpy(zero_copy_only=False), dtype=object)
+    if kind == "datetime" and pa.types.is_timestamp(array.type):
+        series = array.to_pandas()
+        return pd.to_datetime(series, utc=True)
+    if kind in ("numeric", "integer") and (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)):
+        values = pd.Series(array.to_numpy(zero_copy_only=False), dtype=float)
+    elif kind == "boolean" and pa.types.is_boolean(array.type):
+        return pd.Series(array.to_pylist(), dtype="boolean")
+    else:
+        as_text = array if pa.types.is_string(array.type) else array.cast(pa.string())
+        text = pd.Series(as_text.to_numpy(zero_copy_only=False), dtype=object)
+        present = text.notna()
+        if kind == "boolean":
+            lowered = text.str.strip().str.lower()
+            parsed = pd.Series(pd.NA, index=text.index, dtype="boolean")
+            parsed[lowered.isin(_TRUE)] = True
+            parsed[lowered.isin(_FALSE)] = False
+            failures.add(spec.name, int((present & parsed.isna()).sum()))
+            return parsed
+        if kind == "datetime":
+            parsed_time = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+            failures.add(spec.name, int((present & parsed_time.isna()).sum()))
+            return parsed_time
+        values = pd.to_numeric(text, errors="coerce").astype(float)
+        failures.add(spec.name, int((present & values.isna()).sum()))
+    finite = np.isfinite(values) | values.isna()
+    bad = ~finite
+    if kind == "integer":
+        bad |= values.notna() & finite & (values != np.round(values))
+    if bad.any():
+        failures.add(spec.name, int(bad.sum()))
+        values = values.mask(bad)
+    return values
+
+
+def _iter_raw(path: Path, fmt: str, wanted: list[str]) -> Iterator[pa.RecordBatch]:
+    try:
+        if fmt == "parquet":
+            yield from pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=wanted)
+            return
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=wanted,
+                column_types={name: pa.string() for name in wanted},
+                null_values=_NULL_TOKENS,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        with reader:
+            yield from reader
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the table ({_arrow_reason(exc)})") from None
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"{path}: input file not found; check source.path in the config")
+    if not path.is_file():
+        raise InputError(f"{path}: input is not a regular file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: input file is empty")
+
+
+def _check_columns(path: Path, header: list[str], wanted: list[str], identifiers: Sequence[str]) -> None:
+    problems: list[str] = []
+    if len(set(header)) != len(header):
+        problems.append("the header names a column twice")
+    if any(not name.strip() for name in header):
+        problems.append("the header has an empty column name")
+    missing = [c for c in [*wanted, *identifiers] if c not in header]
+    unlisted = [c for c in header if c not in wanted and c not in identifiers]
+    if missing:
+        problems.append("columns in the config but not in the input: " + ", ".join(missing))
+    if unlisted:
+        problems.append("columns in the input but not in the config (list them, with role: identifier to drop): "
+                        + ", ".join(unlisted))
+    if problems:
+        raise InputError(f"{path}: " + "; ".join(problems))
+
+
+def _arrow_reason(exc: BaseException) -> str:
+    """A reason safe to show: Arrow's messages can quote a row, so only the kind is kept."""
+    text = str(exc)
+    if "Empty CSV file" in text or "empty" in text.lower() and "file" in text.lower():
+        return "the file has no header row"
+    if "Expected" in text and "columns" in text:
+        return "a row has a different number of fields than the header"
+    if "UTF8" in text or "utf-8" in text.lower() or isinstance(exc, UnicodeDecodeError):
+        return "the file is not valid UTF-8 text"
+    if "Parquet" in text or "magic" in text.lower():
+        return "the file is not a valid Parquet file"
+    return type(exc).__name__

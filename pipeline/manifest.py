@@ -1,0 +1,101 @@
+"""The release manifest (public) and the internal report (never released).
+
+The manifest holds only public config, DP-derived facts and file hashes: config hash, seed,
+versions, model, budget and spend, the published schema (public or DP-estimated domains), the
+synthetic row count (public config or a DP estimate) and the decision. The report adds the
+non-DP figures about the real data for reviewers, and is marked internal.
+"""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from synthgate.privacy.accountant import Accountant
+from synthgate.privacy.estimate import EstimatedDomain
+from synthgate.privacy.models import Model
+
+from .config import ReleaseConfig
+from .encode import TableCodec
+from .gate import Decision
+from .plan import BudgetPlan
+from .publish import sha256_file
+
+__all__ = ["build_manifest", "build_report", "versions"]
+
+_PACKAGES = ("synthgate", "numpy", "pandas", "pyarrow", "scikit-learn", "diffprivlib", "great-expectations", "scipy")
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "unknown"
+    return found
+
+
+def _privacy(config: ReleaseConfig, accountant: Accountant) -> dict[str, Any]:
+    spent = accountant.spent()
+    return {
+        "accounting": spent.accounting,
+        "neighbouring": "add or remove one row",
+        "budget": {"epsilon": config.privacy.epsilon, "delta": config.privacy.delta},
+        "spent": spent.to_json(),
+        "charges": [c.to_json() for c in accountant.charges],
+    }
+
+
+def build_manifest(*, config: ReleaseConfig, codec: TableCodec, model: Model, accountant: Accountant,
+                   decision: Decision, n_rows: int, seed: int, release_id: str, files: list[Path]) -> dict[str, Any]:
+    return {
+        "synthetic": True,
+        "release_id": release_id,
+        "dataset": config.dataset,
+        "config_hash": config.config_hash,
+        "seed": seed,
+        "versions": versions(),
+        "model": {"kind": model.kind, "bins": config.model.bins},
+        "privacy": _privacy(config, accountant),
+        "rows": {"count": n_rows, "source": "config" if config.output.rows != "estimate" else "dp-estimate"},
+        "schema": codec.describe(),
+        "decision": decision.decision,
+        "files": {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files},
+    }
+
+
+def build_report(*, config: ReleaseConfig, codec: TableCodec, model: Model, accountant: Accountant, plan: BudgetPlan,
+                 decision: Decision, figures: dict[str, Any], details: dict[str, Any],
+                 estimated: list[EstimatedDomain], n_train: int, n_holdout: int, n_rows: int, seed: int,
+                 release_id: str, timings: dict[str, float], package: str) -> dict[str, Any]:
+    estimated_by_column = {e.column: e.to_json() for e in estimated}
+    columns = []
+    for spec, column in zip(config.attributes, details.get("columns", [])):
+        columns.append({**column, "type": spec.type,
+                        "domain_source": "dp-estimate" if spec.is_estimated else "config",
+                        "estimate": estimated_by_column.get(spec.name)})
+    return {
+        "internal": True,
+        "notice": "INTERNAL: contains non-DP figures computed on the real data. Never part of a release.",
+        "release_id": release_id,
+        "dataset": config.dataset,
+        "config": {"path": str(config.path) if config.path else None, "hash": config.config_hash,
+                   "model": config.model.kind, "target": config.utility.target},
+        "decision": decision.decision,
+        "package": package,
+        "reasons": decision.reasons,
+        "checks": [c.to_json() for c in decision.checks],
+        "figures": figures,
+        "details": {k: v for k, v in details.items() if k != "columns"},
+        "privacy": {**_privacy(config, accountant), "plan": plan.to_json()},
+        "rows": {"training": n_train, "holdout": n_holdout, "synthetic": n_rows,
+                 "synthetic_source": "config" if config.output.rows != "estimate" else "dp-estimate"},
+        "dropped_identifiers": list(config.identifiers),
+        "columns": columns,
+        "seed": seed,
+        "versions": versions(),
+        "timings_seconds": timings,
+    }

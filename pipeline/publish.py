@@ -1,0 +1,85 @@
+"""Publish: assemble a run directory in a staging folder and rename it into place in one step.
+
+A crash leaves either the complete run directory or none (plus, at worst, a hidden staging
+folder beside it that the next run ignores). The release package holds only the synthetic
+files and a manifest; the internal report goes to `internal/`, never into the package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from .errors import OutputError
+
+__all__ = ["check_output_dir", "Staging", "sha256_file"]
+
+
+def check_output_dir(out: Path) -> Path:
+    """Refuse an output that exists and is not an empty directory, or that is a symlink."""
+    out = Path(out)
+    if out.is_symlink():
+        raise OutputError(f"{out}: output path is a symbolic link; give a plain directory path")
+    if out.exists():
+        if not out.is_dir():
+            raise OutputError(f"{out}: output path exists and is not a directory")
+        if any(out.iterdir()):
+            raise OutputError(f"{out}: output directory is not empty; choose a new --out for each run")
+    parent = out.absolute().parent
+    if not parent.is_dir():
+        raise OutputError(f"{parent}: parent folder of --out does not exist")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"{parent}: parent folder of --out is not writable")
+    return out
+
+
+class Staging:
+    """A hidden sibling folder that becomes the run directory on `commit()`, or vanishes on `abort()`."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = Path(out)
+        self.root = self.out.absolute().parent / f".{self.out.name}.partial-{uuid.uuid4().hex[:12]}"
+        self.root.mkdir(mode=0o700)
+
+    def folder(self, name: str) -> Path:
+        path = self.root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def write_json(self, relative: str, payload: Any) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+        return path
+
+    def write_text(self, relative: str, text: str) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def commit(self) -> Path:
+        for path in self.root.rglob("*"):
+            if path.is_file():
+                with open(path, "rb") as handle:
+                    os.fsync(handle.fileno())
+        if self.out.exists():
+            self.out.rmdir()  # checked empty before the run; fails loudly if something appeared since
+        os.rename(self.root, self.out)
+        return self.out
+
+    def abort(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,1 @@
+"""synthgate.privacy: the privacy boundary, mechanisms, accounting, DP models and risk checks."""

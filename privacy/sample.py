@@ -1,0 +1,87 @@
+"""Sample: draw codes from a fitted model in chunks, decode them, stream them to Parquet (and CSV).
+
+Post-processing only. The output file is labelled synthetic in its own metadata and written
+under a temporary name, renamed only once complete.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from synthgate.pipeline.encode import TableCodec
+
+from .models import Model
+
+__all__ = ["SampleResult", "iter_synthetic", "write_synthetic"]
+
+
+@dataclass
+class SampleResult:
+    n_rows: int
+    codes: np.ndarray          # every synthetic row's codes (n x d), for the utility checks
+    head: pa.Table             # the first rows, decoded, for the risk and TSTR checks
+    paths: list[Path]
+
+
+def iter_synthetic(model: Model, codec: TableCodec, n_rows: int, rng: np.random.Generator,
+                   chunk_rows: int) -> Iterator[tuple[np.ndarray, pa.RecordBatch]]:
+    """(codes, decoded batch) chunks; together exactly n_rows rows."""
+    done = 0
+    while done < n_rows:
+        m = min(chunk_rows, n_rows - done)
+        codes = model.sample(m, rng)
+        yield codes, codec.decode(codes, rng)
+        done += m
+
+
+def write_synthetic(chunks: Iterator[tuple[np.ndarray, pa.RecordBatch]], schema: pa.Schema, parquet_path: Path, *,
+                    csv_path: Path | None, release_id: str, head_rows: int,
+                    progress: Callable[[int], None] | None = None) -> SampleResult:
+    labelled = schema.with_metadata({b"synthgate.synthetic": b"true", b"synthgate.release": release_id.encode()})
+    partial = parquet_path.with_name(parquet_path.name + ".partial")
+    csv_partial = csv_path.with_name(csv_path.name + ".partial") if csv_path else None
+    all_codes: list[np.ndarray] = []
+    head: list[pa.RecordBatch] = []
+    n_head = n_rows = 0
+    csv_writer = None
+    try:
+        with pq.ParquetWriter(partial, labelled) as writer:
+            if csv_partial is not None:
+                csv_writer = pacsv.CSVWriter(csv_partial, schema)
+            for codes, batch in chunks:
+                writer.write_batch(batch.replace_schema_metadata(labelled.metadata))
+                if csv_writer is not None:
+                    csv_writer.write_batch(batch)
+                all_codes.append(codes)
+                if n_head < head_rows:
+                    head.append(batch.slice(0, head_rows - n_head))
+                    n_head += min(batch.num_rows, head_rows - n_head)
+                n_rows += batch.num_rows
+                if progress is not None:
+                    progress(n_rows)
+        if csv_writer is not None:
+            csv_writer.close()
+            csv_writer = None
+    except BaseException:
+        if csv_writer is not None:
+            csv_writer.close()
+        for p in (partial, csv_partial):
+            if p is not None and p.exists():
+                p.unlink()
+        raise
+    os.replace(partial, parquet_path)
+    paths = [parquet_path]
+    if csv_path is not None and csv_partial is not None:
+        os.replace(csv_partial, csv_path)
+        paths.append(csv_path)
+    codes_all = np.concatenate(all_codes) if all_codes else np.zeros((0, len(schema)), np.int32)
+    head_table = pa.Table.from_batches(head, schema=schema) if head else schema.empty_table()
+    return SampleResult(n_rows, codes_all, head_table, paths)

@@ -1,0 +1,1 @@
+"""synthgate.quality: the data contract, utility metrics and reports."""
