@@ -106,13 +106,14 @@ class CategoricalCodec(ColumnCodec):
         if not categories and not other:
             raise EncodingError(f"column '{name}': no categories")
         self.name, self.categories, self.other, self.nulls = name, tuple(categories), other, nulls
+        self._index = pd.Index(self.categories, dtype=object)
 
     @property
     def n_values(self) -> int:
         return len(self.categories) + (1 if self.other else 0)
 
     def _encode(self, values: pd.Series) -> np.ndarray:
-        codes = pd.Categorical(values.astype(str), categories=list(self.categories)).codes.astype(np.int32)
+        codes = self._index.get_indexer(values.astype(str)).astype(np.int32)
         unknown = codes < 0
         if unknown.any():
             if not self.other:
