@@ -1,0 +1,315 @@
+"""The privacy-budget ledger: every release batch of a dataset, composed against its lifetime budget.
+
+A SQLite database (one file; WAL journal; `BEGIN IMMEDIATE` transactions) so that two runs of
+the same dataset can never both spend the last of its budget: a run *reserves* its whole
+planned spend in one write transaction before it reads any data, and the reservation counts
+as spent until the run settles it. A run that dies after measuring keeps its reservation
+(conservative: what may have been spent is counted as spent). A HOLD still spends.
+
+Composition across batches uses the same accounting as within a run: under zCDP the batches'
+ρ add up, and their thresholding δ add up; the total converts to ε with the lifetime δ left
+after those. Under pure DP (lifetime δ = 0) the ε add up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from synthgate.pipeline.errors import BudgetExceededError, ConfigError
+
+from .accountant import Charge
+from .cdp import epsilon_from_rho
+
+__all__ = ["Ledger", "LedgerError", "BatchRecord", "DatasetBudget", "default_ledger_path", "BatchAmounts"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS datasets (
+    name TEXT PRIMARY KEY,
+    lifetime_epsilon REAL NOT NULL CHECK (lifetime_epsilon > 0),
+    lifetime_delta REAL NOT NULL CHECK (lifetime_delta >= 0 AND lifetime_delta < 1),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id TEXT PRIMARY KEY,
+    dataset TEXT NOT NULL REFERENCES datasets(name),
+    status TEXT NOT NULL CHECK (status IN ('reserved', 'completed', 'released_unspent')),
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    config_hash TEXT NOT NULL,
+    model TEXT NOT NULL,
+    rho REAL NOT NULL,
+    rho_gaussian REAL NOT NULL,
+    epsilon_pure REAL NOT NULL,
+    delta_approx REAL NOT NULL,
+    epsilon REAL NOT NULL,
+    delta REAL NOT NULL,
+    charges TEXT NOT NULL DEFAULT '[]',
+    decision TEXT,
+    manifest_hash TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+"""
+
+
+class LedgerError(ConfigError):
+    """The ledger refuses an operation (unknown dataset, repeated batch id, lowering below spent...)."""
+
+
+def default_ledger_path() -> Path:
+    """`SYNTHGATE_LEDGER`, else `ledger.sqlite` in the user's data directory."""
+    override = os.environ.get("SYNTHGATE_LEDGER")
+    if override:
+        return Path(override)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("synthgate", appauthor=False)) / "ledger.sqlite"
+
+
+@dataclass(frozen=True)
+class BatchAmounts:
+    """A batch's cost in composable units.
+
+    `rho` is the zCDP cost of every charge (a pure-ε charge counts ε²/2), `rho_gaussian` the part
+    from Gaussian charges alone, `epsilon_pure` the sum of pure-ε charges and `delta_approx` the
+    δ of thresholded releases. A batch composes in pure ε only if it has no Gaussian or δ part.
+    """
+
+    rho: float
+    rho_gaussian: float
+    epsilon_pure: float
+    delta_approx: float
+
+    @classmethod
+    def from_charges(cls, charges: Sequence[Charge]) -> BatchAmounts:
+        return cls(rho=sum(c.rho + c.epsilon**2 / 2 for c in charges),
+                   rho_gaussian=sum(c.rho for c in charges),
+                   epsilon_pure=sum(c.epsilon for c in charges),
+                   delta_approx=sum(c.delta for c in charges))
+
+    def as_tuple(self) -> tuple[float, float, float, float]:
+        return (self.rho, self.rho_gaussian, self.epsilon_pure, self.delta_approx)
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    batch_id: str
+    dataset: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    config_hash: str
+    model: str
+    rho: float
+    rho_gaussian: float
+    epsilon_pure: float
+    delta_approx: float
+    epsilon: float
+    delta: float
+    decision: str | None
+    manifest_hash: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class DatasetBudget:
+    name: str
+    lifetime_epsilon: float
+    lifetime_delta: float
+    spent_epsilon: float
+    batches: tuple[BatchRecord, ...]
+
+    @property
+    def remaining_epsilon(self) -> float:
+        return max(0.0, self.lifetime_epsilon - self.spent_epsilon)
+
+    def to_json(self) -> dict[str, object]:
+        return {"dataset": self.name, "lifetime_epsilon": self.lifetime_epsilon, "lifetime_delta": self.lifetime_delta,
+                "spent_epsilon": self.spent_epsilon, "remaining_epsilon": self.remaining_epsilon,
+                "batches": [b.to_json() for b in self.batches]}
+
+
+def compose_epsilon(amounts: Sequence[BatchAmounts], lifetime_delta: float) -> float:
+    """ε of several batches together, in the dataset's accounting."""
+    if lifetime_delta == 0:
+        if any(a.rho_gaussian > 0 or a.delta_approx > 0 for a in amounts):
+            return float("inf")  # a zCDP batch cannot be accounted in pure ε
+        return sum(a.epsilon_pure for a in amounts)
+    rho = sum(a.rho for a in amounts)
+    delta_left = lifetime_delta - sum(a.delta_approx for a in amounts)
+    if delta_left <= 0:
+        return float("inf")
+    return epsilon_from_rho(rho, delta_left)
+
+
+class Ledger:
+    """Records lifetime budgets and release batches; all writes are serialised by SQLite."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: cannot open the budget ledger ({exc.__class__.__name__})") from None
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    # --- lifetime budgets -------------------------------------------------------------------
+    def set_lifetime(self, dataset: str, *, epsilon: float, delta: float, force: bool = False) -> None:
+        """Create or change a dataset's lifetime budget. Raising it needs `force` and is recorded."""
+        if not (epsilon > 0 and 0 <= delta < 1):
+            raise LedgerError("a lifetime budget needs epsilon > 0 and 0 <= delta < 1")
+        now = _now()
+        with self._transaction() as db:
+            row = db.execute("SELECT lifetime_epsilon, lifetime_delta FROM datasets WHERE name = ?",
+                             (dataset,)).fetchone()
+            if row is None:
+                db.execute("INSERT INTO datasets VALUES (?, ?, ?, ?, ?)", (dataset, epsilon, delta, now, now))
+                self._event(db, dataset, "create", {"lifetime_epsilon": epsilon, "lifetime_delta": delta})
+                return
+            old_epsilon, old_delta = row
+            raising = epsilon > old_epsilon or delta > old_delta
+            if raising and not force:
+                raise LedgerError(f"dataset '{dataset}': raising the lifetime budget (epsilon {old_epsilon:g} -> "
+                                  f"{epsilon:g}, delta {old_delta:g} -> {delta:g}) needs --force, and is recorded")
+            if (delta == 0) != (old_delta == 0):
+                raise LedgerError(f"dataset '{dataset}': cannot switch between pure (delta = 0) and zCDP accounting")
+            db.execute("UPDATE datasets SET lifetime_epsilon = ?, lifetime_delta = ?, updated_at = ? WHERE name = ?",
+                       (epsilon, delta, now, dataset))
+            self._event(db, dataset, "raise (forced)" if raising else "lower",
+                        {"from": [old_epsilon, old_delta], "to": [epsilon, delta]})
+
+    def show(self, dataset: str) -> DatasetBudget:
+        with self._connect() as db:
+            row = db.execute("SELECT lifetime_epsilon, lifetime_delta FROM datasets WHERE name = ?",
+                             (dataset,)).fetchone()
+            if row is None:
+                raise LedgerError(f"dataset '{dataset}' has no lifetime budget in {self.path}; "
+                                  f"set one with: synthgate budget set {dataset} --lifetime-epsilon E")
+            batches = self._batches(db, dataset)
+        spent = compose_epsilon([_amounts(b) for b in batches if b.status != "released_unspent"], row[1])
+        return DatasetBudget(dataset, row[0], row[1], spent, tuple(batches))
+
+    def datasets(self) -> list[str]:
+        with self._connect() as db:
+            return [r[0] for r in db.execute("SELECT name FROM datasets ORDER BY name")]
+
+    # --- batches ------------------------------------------------------------------------------
+    def reserve(self, *, dataset: str, batch_id: str, config_hash: str, model: str, planned: BatchAmounts,
+                run_epsilon: float, run_delta: float) -> None:
+        """Reserve a run's whole planned spend before any data is read, or raise BudgetExceededError."""
+        with self._transaction() as db:
+            row = db.execute("SELECT lifetime_epsilon, lifetime_delta FROM datasets WHERE name = ?",
+                             (dataset,)).fetchone()
+            if row is None:
+                raise LedgerError(f"dataset '{dataset}' has no lifetime budget in {self.path}; set one with: "
+                                  f"synthgate budget set {dataset} --lifetime-epsilon E (or privacy.lifetime_epsilon "
+                                  "in the config)")
+            lifetime_epsilon, lifetime_delta = row
+            existing = db.execute("SELECT status FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
+            if existing is not None:
+                raise LedgerError(f"batch '{batch_id}' is already in the ledger ({existing[0]}); a batch id is "
+                                  "spent once: use a new --batch-id")
+            batches = self._batches(db, dataset)
+            counted = [_amounts(b) for b in batches if b.status != "released_unspent"]
+            before = compose_epsilon(counted, lifetime_delta)
+            after = compose_epsilon([*counted, planned], lifetime_delta)
+            if after > lifetime_epsilon * (1 + 1e-9):
+                remaining = max(0.0, lifetime_epsilon - before)
+                raise BudgetExceededError(
+                    f"dataset '{dataset}': this run needs epsilon={run_epsilon:g} but only {remaining:.4g} of the "
+                    f"lifetime epsilon={lifetime_epsilon:g} remains ({len(counted)} batch(es) recorded); "
+                    "lower privacy.epsilon or raise the lifetime budget with synthgate budget set --force")
+            db.execute(
+                "INSERT INTO batches (batch_id, dataset, status, started_at, config_hash, model, rho, rho_gaussian, "
+                "epsilon_pure, delta_approx, epsilon, delta) VALUES (?, ?, 'reserved', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (batch_id, dataset, _now(), config_hash, model, *planned.as_tuple(), run_epsilon, run_delta))
+
+    def record_charge(self, batch_id: str, charges: Sequence[Charge]) -> None:
+        """Write the charges made so far (labels and costs); the reservation already counts them."""
+        with self._transaction() as db:
+            db.execute("UPDATE batches SET charges = ? WHERE batch_id = ?",
+                       (json.dumps([c.to_json() for c in charges]), batch_id))
+
+    def complete(self, batch_id: str, *, charges: Sequence[Charge], epsilon: float, decision: str,
+                 manifest_hash: str | None) -> None:
+        """Settle a batch at what it actually spent (never more than reserved)."""
+        spent = BatchAmounts.from_charges(charges)
+        with self._transaction() as db:
+            row = db.execute("SELECT status FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
+            if row is None or row[0] != "reserved":
+                raise LedgerError(f"batch '{batch_id}' has no open reservation in the ledger")
+            db.execute("UPDATE batches SET status = 'completed', finished_at = ?, rho = ?, rho_gaussian = ?, "
+                       "epsilon_pure = ?, delta_approx = ?, epsilon = ?, charges = ?, decision = ?, manifest_hash = ? "
+                       "WHERE batch_id = ?",
+                       (_now(), *spent.as_tuple(), epsilon, json.dumps([c.to_json() for c in charges]),
+                        decision, manifest_hash, batch_id))
+
+    def release_unspent(self, batch_id: str) -> None:
+        """Cancel a reservation for a run that stopped before its first charge (e.g. bad input)."""
+        with self._transaction() as db:
+            db.execute("UPDATE batches SET status = 'released_unspent', finished_at = ?, rho = 0, rho_gaussian = 0, "
+                       "epsilon_pure = 0, delta_approx = 0, epsilon = 0 WHERE batch_id = ? AND status = 'reserved'", (_now(), batch_id))
+
+    @staticmethod
+    def _batches(db: sqlite3.Connection, dataset: str) -> list[BatchRecord]:
+        rows = db.execute(
+            "SELECT batch_id, dataset, status, started_at, finished_at, config_hash, model, rho, rho_gaussian, epsilon_pure, "
+            "delta_approx, epsilon, delta, decision, manifest_hash FROM batches WHERE dataset = ? "
+            "ORDER BY started_at, batch_id", (dataset,)).fetchall()
+        return [BatchRecord(*r) for r in rows]
+
+    @staticmethod
+    def _event(db: sqlite3.Connection, dataset: str, kind: str, detail: dict[str, object]) -> None:
+        db.execute("INSERT INTO events (at, dataset, kind, detail) VALUES (?, ?, ?, ?)",
+                   (_now(), dataset, kind, json.dumps(detail)))
+
+    def events(self, dataset: str) -> list[tuple[str, str, str]]:
+        with self._connect() as db:
+            return [tuple(r) for r in db.execute(  # type: ignore[misc]
+                "SELECT at, kind, detail FROM events WHERE dataset = ? ORDER BY id", (dataset,))]
+
+
+def _amounts(batch: BatchRecord) -> BatchAmounts:
+    return BatchAmounts(batch.rho, batch.rho_gaussian, batch.epsilon_pure, batch.delta_approx)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1e6) % 1_000_000:06d}Z"
