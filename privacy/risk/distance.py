@@ -77,7 +77,8 @@ def disclosure_risk(
 
     `rng` draws the subsample that makes the two references of the train-closer test the same size
     (the larger of train and holdout is cut to the smaller): a larger reference is closer by chance.
-    Cost: four nearest-neighbour searches; about 2 s for 5,000 rows each and 20 columns.
+    Cost: three brute-force nearest-neighbour searches (four when train is cut): about 3 CPU-seconds
+    for 5,000 rows each and 20 columns (115 features), 2.7-4 s wall on 2 shared vCPUs.
     """
     if not 0.0 < quantile < 1.0:
         raise RiskError("quantile must be strictly between 0 and 1")
@@ -99,7 +100,10 @@ def disclosure_risk(
     near = float(np.mean(dcr_synth <= threshold))
 
     n_reference = min(len(train), len(holdout))
-    to_train = distance_to_closest(emb_synth, _subsample(emb_train, n_reference, rng), n_columns=n_columns)
+    if len(train) == n_reference:  # train is not cut: reuse the search above
+        to_train = dcr_synth
+    else:
+        to_train = distance_to_closest(emb_synth, _subsample(emb_train, n_reference, rng), n_columns=n_columns)
     to_holdout = distance_to_closest(emb_synth, _subsample(emb_holdout, n_reference, rng), n_columns=n_columns)
     closer = float(np.mean((to_train < to_holdout) + 0.5 * (to_train == to_holdout)))
 

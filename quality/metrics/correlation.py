@@ -43,7 +43,10 @@ def correlation_error(real: pd.DataFrame, synth: pd.DataFrame, columns: Sequence
         raise MetricError("correlation columns must be distinct")
     if len(columns) < 2:
         return None
-    diff = _correlation(real, columns, "real") - _correlation(synth, columns, "synth")
+    for which, frame in (("real", real), ("synth", synth)):
+        if missing := [c for c in columns if c not in frame.columns]:
+            raise MetricError(f"{which} sample lacks columns {missing}")
+    diff = _correlation(real, columns) - _correlation(synth, columns)
     np.fill_diagonal(diff, 0.0)
     return CorrelationError(
         max_abs=float(np.abs(diff).max()), frobenius=float(np.linalg.norm(diff)), n_columns=len(columns)
@@ -61,9 +64,7 @@ def to_float(series: pd.Series, column: str) -> np.ndarray:
     raise MetricError(f"column '{column}' is not numeric, boolean or datetime")
 
 
-def _correlation(frame: pd.DataFrame, columns: list[str], which: str) -> np.ndarray:
-    if missing := [c for c in columns if c not in frame.columns]:
-        raise MetricError(f"{which} sample lacks columns {missing}")
+def _correlation(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     numeric = pd.DataFrame({c: to_float(frame[c], c) for c in columns})
     # Infinite values would make the correlation undefined; treat them as missing.
     numeric = numeric.where(np.isfinite(numeric))

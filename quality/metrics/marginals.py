@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,7 +67,10 @@ def mean_max_tvd(
     real, synth = np.asfortranarray(real), np.asfortranarray(synth)
     n_total = math.comb(n_columns, way)
     sampled = n_total > max_sets
-    subsets = _sample_subsets(n_columns, way, max_sets, rng) if sampled else itertools.combinations(range(n_columns), way)
+    if sampled:
+        subsets: Iterable[tuple[int, ...]] = _sample_subsets(n_columns, way, max_sets, rng)
+    else:
+        subsets = itertools.combinations(range(n_columns), way)
     tvds = np.array([_tvd(real, synth, sizes, cols) for cols in subsets])
     return KWayTVD(way=way, mean=float(tvds.mean()), max=float(tvds.max()), n_sets=len(tvds), sampled=sampled)
 
