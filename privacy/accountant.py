@@ -10,6 +10,7 @@ are allowed and their ε add up.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,8 +31,8 @@ class Budget:
     delta: float = 0.0
 
     def __post_init__(self) -> None:
-        if not (self.epsilon > 0 and 0 <= self.delta < 1):
-            raise ValueError("a budget needs epsilon > 0 and 0 <= delta < 1")
+        if not (math.isfinite(self.epsilon) and self.epsilon > 0 and 0 <= self.delta < 1):
+            raise ValueError("a budget needs a finite epsilon > 0 and 0 <= delta < 1")
 
     @property
     def accounting(self) -> str:
@@ -48,8 +49,9 @@ class Charge:
     delta: float = 0.0
 
     def __post_init__(self) -> None:
-        if min(self.rho, self.epsilon, self.delta) < 0:
-            raise ValueError(f"charge '{self.label}': costs must be non-negative")
+        # `min(...) < 0` alone lets NaN through (every comparison with NaN is False).
+        if not all(math.isfinite(v) and v >= 0 for v in (self.rho, self.epsilon, self.delta)):
+            raise ValueError(f"charge '{self.label}': costs must be finite and non-negative")
 
     def to_json(self) -> dict[str, object]:
         return {"label": self.label, "rho": self.rho, "epsilon": self.epsilon, "delta": self.delta}
@@ -93,9 +95,10 @@ class Accountant:
 
     def compose(self, charges: Sequence[Charge]) -> Spend:
         if self._budget.accounting == "pure":
-            if any(c.rho > 0 or c.delta > 0 for c in charges):
+            if refused := [c.label for c in charges if c.rho > 0 or c.delta > 0]:
                 raise BudgetExceededError(
-                    "a Gaussian or thresholded measurement needs privacy.delta > 0; set a delta in the config"
+                    f"'{refused[0]}' is a Gaussian or thresholded measurement, which needs privacy.delta > 0;"
+                    " set a delta in the config"
                 )
             return Spend(sum(c.epsilon for c in charges), 0.0, 0.0, "pure")
         rho = sum(c.rho + c.epsilon**2 / 2 for c in charges)

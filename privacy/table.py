@@ -28,6 +28,15 @@ class PrivateTable:
     def __init__(self, codes: np.ndarray, domain: Domain, accountant: Accountant) -> None:
         if codes.ndim != 2 or codes.shape[1] != len(domain.columns):
             raise ValueError("codes must be a 2-d array with one column per domain column")
+        if not np.issubdtype(codes.dtype, np.integer):
+            raise ValueError("codes must be integers")
+        if codes.shape[0]:
+            # A code outside its column's range would fail a query after it was charged, or (negative)
+            # silently index the wrong score. Names the column only, never a value.
+            low, high = codes.min(axis=0), codes.max(axis=0)
+            for j, column in enumerate(domain.columns):
+                if low[j] < 0 or high[j] >= domain.sizes[j]:
+                    raise ValueError(f"codes for column '{column}' fall outside [0, {domain.sizes[j]})")
         self.__codes = codes
         self._domain = domain
         self._accountant = accountant
@@ -68,6 +77,10 @@ class PrivateTable:
         for c, table in zip(columns, scores):
             if len(table) != self._domain.size(c):
                 raise ValueError(f"score table for '{c}' must have one entry per code")
+            if not np.all(np.isfinite(np.asarray(table, float))):
+                # A NaN score survives clipping and turns every sum it touches into NaN, noise or
+                # not: that would reveal, exactly, whether any row holds that code.
+                raise ValueError(f"score table for '{c}' must be finite")
         n_entries = len(columns) * (len(columns) + 1) // 2
         if self.cost_unit == "rho":
             mechanism: Mechanism = GaussianSums(rho=cost, sensitivity=clip**2 * np.sqrt(n_entries))

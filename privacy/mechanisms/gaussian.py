@@ -61,6 +61,24 @@ class DiscreteGaussianCounts(Mechanism):
     def charge(self, label: str) -> Charge:
         return Charge(label, rho=self.rho)
 
+    def tail_threshold(self, delta: float) -> int:
+        """Smallest integer t >= 0 with P(noise >= t) <= delta, from the exact discrete distribution.
+
+        Thresholded releases must use this rather than σ·Φ⁻¹(1 − δ): the discrete Gaussian puts a
+        whole lattice point's mass just above a continuous quantile, so P(noise > σ·z) can be
+        several times δ when σ is near 1. Public: depends on σ and δ only.
+        """
+        if not (np.isfinite(delta) and 0 < delta < 1):
+            raise MechanismError("delta must lie in (0, 1)")
+        sigma2 = self.sigma**2
+        # Past `half` every weight is below δ·e^-40; that mass is added back as an upper bound.
+        half = int(np.ceil(self.sigma * np.sqrt(2 * np.log(1 / delta) + 80))) + 2
+        support = np.arange(-half, half + 1)
+        weights = np.exp(-(support.astype(float) ** 2) / (2 * sigma2))
+        omitted = sigma2 / half * np.exp(-(half**2) / (2 * sigma2))  # >= the sum of weights beyond half
+        tail = (np.cumsum(weights[::-1])[::-1] + omitted) / weights.sum()  # >= P(noise >= support[i])
+        return int(support[np.argmax((tail <= delta) & (support >= 0))])
+
 
 class GaussianSums(Mechanism):
     """ρ-zCDP for a real vector whose L2 sensitivity is `sensitivity`."""

@@ -35,3 +35,20 @@ class GeometricCounts(Mechanism):
 
     def charge(self, label: str) -> Charge:
         return Charge(label, epsilon=self.epsilon)
+
+    def tail_threshold(self, delta: float) -> int:
+        """Smallest integer t >= 0 with P(noise >= t) <= delta; closed form P(noise >= t) = α^t / (1 + α).
+
+        Public: depends on ε, the sensitivity and δ only.
+        """
+        if not (np.isfinite(delta) and 0 < delta < 1):
+            raise MechanismError("delta must lie in (0, 1)")
+        alpha = float(np.exp(-self.epsilon / np.ceil(self.sensitivity)))
+        if alpha == 0.0:
+            return 1
+        t = max(0, int(np.ceil(np.log(delta * (1 + alpha)) / np.log(alpha))))
+        while t > 0 and alpha ** (t - 1) / (1 + alpha) <= delta:  # guard against rounding up one too far
+            t -= 1
+        while alpha**t / (1 + alpha) > delta:  # or one too short
+            t += 1
+        return t

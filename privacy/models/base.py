@@ -28,11 +28,13 @@ class Model(abc.ABC):
         self.domain_: Domain | None = None
 
     def fit(self, table: PrivateTable, budget: float) -> Model:
-        if budget < 0:
-            raise ModelError("budget must be non-negative")
-        self.domain_ = table.domain
+        if not budget >= 0:
+            raise ModelError("budget must be a non-negative number")
+        # Fitted state is set only once _fit succeeds, so a failed fit cannot pass for a fitted model.
+        self.domain_ = None
         self.measurements_ = []
         self._fit(table, budget)
+        self.domain_ = table.domain
         return self
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -36,7 +36,9 @@ class CopulaModel(Model):
         if budget <= 0:
             raise ModelError("the copula model needs a positive budget")
         columns = table.domain.columns
-        marginal_cost = budget * (1 - self.correlation_share) / len(columns)
+        # With one column there is no correlation to measure: the marginal takes the whole budget.
+        share = self.correlation_share if len(columns) >= 2 else 0.0
+        marginal_cost = budget * (1 - share) / len(columns)
         marginals = [table.marginal([c], cost=marginal_cost) for c in columns]
         self.probabilities_ = [probabilities_from(m.noisy_counts) for m in marginals]
         self.measurements_ = list(marginals)

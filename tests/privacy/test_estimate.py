@@ -1,0 +1,160 @@
+"""Domains under DP: bounds from a noisy fixed-bin histogram, categories from a thresholded histogram."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import synthgate.privacy.estimate as estimate_module
+from synthgate.privacy.accountant import Accountant, Budget, Charge
+from synthgate.privacy.estimate import DomainStatistics, numeric_edges
+from synthgate.privacy.mechanisms import DiscreteGaussianCounts, GeometricCounts
+
+SEED = 99
+
+
+@pytest.fixture
+def seeded(monkeypatch: pytest.MonkeyPatch) -> np.random.RandomState:
+    """Seed the estimator's mechanisms (tests only; production draws from the secure RNG)."""
+    state = np.random.RandomState(SEED)
+    monkeypatch.setattr(estimate_module, "DiscreteGaussianCounts",
+                        functools.partial(DiscreteGaussianCounts, random_state=state))
+    monkeypatch.setattr(estimate_module, "GeometricCounts", functools.partial(GeometricCounts, random_state=state))
+    return state
+
+
+def _ages(n: int = 20_000) -> pd.DataFrame:
+    return pd.DataFrame({"age": np.random.default_rng(1).integers(18, 91, n)})
+
+
+@pytest.mark.parametrize(("budget", "cost"), [(Budget(epsilon=1.0, delta=1e-6), 0.01), (Budget(epsilon=1.0), 0.1)],
+                         ids=["zcdp", "pure"])
+def test_bounds_cover_the_data_and_are_within_a_factor_two(seeded, budget, cost) -> None:
+    stats = DomainStatistics({"age": "integer"})
+    frame = _ages()
+    for start in range(0, len(frame), 5000):   # batch by batch, as the pipeline feeds it
+        stats.update(frame.iloc[start:start + 5000])
+    accountant = Accountant(budget)
+    (released,) = stats.release(accountant, cost=cost)
+    low, high = released.bounds
+    # Power-of-two bins: 18..90 lies in [16, 32) ∪ [32, 64) ∪ [64, 128), each holding thousands of rows
+    # against noise σ ≈ 7 (ρ = 0.01) or ≈ 14 (ε = 0.1); the bounds are those bins' outer edges.
+    assert (low, high) == (16.0, 128.0)
+    assert low <= 18 and high >= 90                # covers every row
+    assert 18 / 2 <= low and high <= 90 * 2        # and is within a factor 2 of the true range
+    unit = "rho" if budget.delta > 0 else "epsilon"
+    assert accountant.charges == (Charge("domain:bounds:age", **{unit: cost}),)
+
+
+@pytest.mark.parametrize(("budget", "cost"), [(Budget(epsilon=1.0, delta=1e-6), 0.01), (Budget(epsilon=1.0), 0.1)],
+                         ids=["zcdp", "pure"])
+def test_empty_bins_rarely_stretch_the_bounds(seeded, budget, cost) -> None:
+    # ~150 empty bins per release. A flat 3σ line let one through in about 1 release in 6 (discrete
+    # Gaussian) or 2 in 3 (geometric), stretching a bound to a far power of two. The line now holds
+    # the chance of any empty bin passing to 1e-3 per release, so 2 stretched out of 50 has
+    # probability below 1e-3.
+    stats = DomainStatistics({"age": "integer"})
+    stats.update(_ages())
+    bounds = [stats.release(Accountant(budget), cost=cost)[0].bounds for _ in range(50)]
+    assert sum(b != (16.0, 128.0) for b in bounds) <= 1
+
+
+def test_bounds_ignore_a_few_outliers(seeded) -> None:
+    # Three rows at 1e6 are far below the 3σ significance line, so they do not stretch the bounds.
+    frame = pd.concat([_ages(), pd.DataFrame({"age": [1e6, 1e6, 1e6]})], ignore_index=True)
+    stats = DomainStatistics({"age": "numeric"})
+    stats.update(frame)
+    (released,) = stats.release(Accountant(Budget(epsilon=1.0, delta=1e-6)), cost=0.01)
+    assert released.bounds == (16.0, 128.0)
+
+
+def test_negative_and_mixed_values(seeded) -> None:
+    frame = pd.DataFrame({"t": np.random.default_rng(2).uniform(-40.0, 50.0, 20_000)})
+    stats = DomainStatistics({"t": "numeric"})
+    stats.update(frame)
+    (released,) = stats.release(Accountant(Budget(epsilon=1.0, delta=1e-6)), cost=0.01)
+    low, high = released.bounds
+    assert low <= -40 and high >= 50
+    assert -80 <= low and high <= 100
+
+
+def test_bin_edges_are_fixed_and_public() -> None:
+    edges = numeric_edges()
+    assert np.all(np.diff(edges) > 0)
+    assert edges[0] == -(2.0**63) and edges[-1] == 2.0**63
+    assert np.array_equal(edges, numeric_edges())
+
+
+def _categories(counts: dict[str, int]) -> pd.DataFrame:
+    return pd.DataFrame({"dept": [k for k, c in counts.items() for _ in range(c)]})
+
+
+SINGLETONS = {f"s{i:04d}": 1 for i in range(2000)}
+
+
+def test_big_categories_released_singletons_never(seeded) -> None:
+    # ρ = 0.5 gives σ = 1; δ = 1e-6 puts the release line at 1 + 6 (P(noise >= 6) = 6e-9), low enough
+    # that a category with 20 rows is always released: the test is not passing by releasing nothing.
+    counts = {"zeta": 5000, "alpha": 3000, "mid": 20, **SINGLETONS}
+    stats = DomainStatistics({"dept": "categorical"})
+    stats.update(_categories(counts))
+    for _ in range(5):  # 5 releases x 2,000 singletons: 10,000 chances, expected leaks 6e-5
+        (released,) = stats.release(Accountant(Budget(epsilon=20.0, delta=1e-5)), cost=0.5, delta_per_column=1e-6)
+        assert released.categories == ("alpha", "mid", "zeta")   # sorted, not first-seen order
+
+
+def test_singleton_release_rate_is_at_most_delta(seeded) -> None:
+    # A loose δ = 0.02 at σ = 0.97 is where the continuous quantile σ·Φ⁻¹(1 - δ) = 1.99 falls just
+    # below a lattice point: thresholding there released a singleton 5.3% of the time, 2.6x δ.
+    delta, sigma = 0.02, 0.97
+    stats = DomainStatistics({"dept": "categorical"})
+    stats.update(_categories({"big": 1000, **SINGLETONS}))
+    released = 0
+    trials = 0
+    for _ in range(5):
+        accountant = Accountant(Budget(epsilon=50.0, delta=0.1))
+        (domain,) = stats.release(accountant, cost=1 / (2 * sigma**2), delta_per_column=delta)
+        assert "big" in domain.categories
+        released += len(domain.categories) - 1
+        trials += len(SINGLETONS)
+    # Binomial(10,000, ≤ 0.02): mean ≤ 200, sd ≤ 14; allow 4 sd above δ. The old rule gave ~530.
+    assert released / trials <= delta + 4 * math.sqrt(delta * (1 - delta) / trials)
+
+
+def test_categories_cost_rho_and_delta_per_column(seeded) -> None:
+    stats = DomainStatistics({"age": "integer", "dept": "categorical", "city": "categorical"})
+    frame = _ages(3000)
+    frame["dept"] = np.where(np.arange(3000) % 2 == 0, "a", "b")
+    frame["city"] = np.where(np.arange(3000) % 3 == 0, "x", "y")
+    stats.update(frame)
+    accountant = Accountant(Budget(epsilon=2.0, delta=1e-6))
+    released = stats.release(accountant, cost=0.02, delta_per_column=2.5e-7)
+    assert [d.label for d in released] == ["domain:bounds:age", "domain:categories:dept", "domain:categories:city"]
+    assert accountant.charges == (Charge("domain:bounds:age", rho=0.02),
+                                  Charge("domain:categories:dept", rho=0.02, delta=2.5e-7),
+                                  Charge("domain:categories:city", rho=0.02, delta=2.5e-7))
+    assert released[1].categories == ("a", "b") and released[2].categories == ("x", "y")
+    assert released[1].to_json() == {"column": "dept", "kind": "categories", "n_categories": 2}
+
+
+@pytest.mark.parametrize(("budget", "delta"), [(Budget(epsilon=1.0), 1e-7), (Budget(epsilon=1.0, delta=1e-6), 0.0)],
+                         ids=["pure-budget", "no-delta-share"])
+def test_categories_need_zcdp_and_a_delta_refused_before_any_spend(budget, delta) -> None:
+    stats = DomainStatistics({"age": "integer", "dept": "categorical"})
+    stats.update(pd.DataFrame({"age": [30, 40], "dept": ["a", "b"]}))
+    accountant = Accountant(budget)
+    with pytest.raises(ValueError):
+        stats.release(accountant, cost=0.01, delta_per_column=delta)
+    assert accountant.charges == ()   # the bounds column before it was not released either
+
+
+def test_nulls_are_not_counted(seeded) -> None:
+    stats = DomainStatistics({"dept": "categorical", "x": "numeric"})
+    stats.update(pd.DataFrame({"dept": ["a"] * 500 + [None] * 500, "x": [5.0] * 500 + [np.nan] * 500}))
+    dept, x = stats.release(Accountant(Budget(epsilon=20.0, delta=1e-6)), cost=0.5, delta_per_column=1e-7)
+    assert dept.categories == ("a",)
+    assert x.bounds == (4.0, 8.0)
