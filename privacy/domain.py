@@ -53,6 +53,7 @@ class Measurement:
     stddev: float
     label: str = ""
     shape: tuple[int, ...] = field(default=())
+    kind: str = "counts"  # "counts" (a histogram) or "moments" (noisy sums of score products)
 
     def __post_init__(self) -> None:
         self.noisy_counts.setflags(write=False)
@@ -63,6 +64,7 @@ class Measurement:
             "shape": list(self.shape),
             "stddev": self.stddev,
             "label": self.label,
+            "kind": self.kind,
             "noisy_counts": [float(v) for v in self.noisy_counts.ravel()],
         }
 
@@ -74,4 +76,5 @@ class Measurement:
             stddev=float(data["stddev"]),  # type: ignore[arg-type]
             label=str(data.get("label", "")),
             shape=tuple(data.get("shape", ())),  # type: ignore[arg-type]
+            kind=str(data.get("kind", "counts")),
         )

@@ -11,11 +11,12 @@ sensitivity 1: each row falls in exactly one cell of every marginal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+from diffprivlib.mechanisms import Exponential
 
-from .accountant import Accountant
+from .accountant import Accountant, Charge
 from .domain import Domain, Measurement
 from .mechanisms import DiscreteGaussianCounts, GaussianSums, GeometricCounts, LaplaceSums, Mechanism
 
@@ -40,6 +41,7 @@ class PrivateTable:
         self.__codes = codes
         self._domain = domain
         self._accountant = accountant
+        self.__exact: dict[tuple[object, ...], np.ndarray] = {}  # exact counts reused across selections
 
     @property
     def domain(self) -> Domain:
@@ -50,16 +52,44 @@ class PrivateTable:
         """'rho' under zCDP accounting, 'epsilon' under pure ε."""
         return "rho" if self._accountant.budget.accounting == "zcdp" else "epsilon"
 
-    def marginal(self, columns: Sequence[str], *, cost: float, label: str | None = None) -> Measurement:
-        """Noisy counts of every cell of `columns`. Charges `cost` to the accountant first."""
+    def marginal(self, columns: Sequence[str], *, cost: float, label: str | None = None,
+                 groupings: Mapping[str, np.ndarray] | None = None) -> Measurement:
+        """Noisy counts of every cell of `columns`. Charges `cost` to the accountant first.
+
+        `groupings` (public, e.g. derived from earlier noisy marginals) maps a column's codes to
+        coarser groups; the counts are then over groups. Each row still falls in one cell.
+        """
         columns = tuple(columns)
-        sub = self._domain.project(columns)
+        sizes = self._grouped_sizes(columns, groupings)
         mechanism = self._count_mechanism(cost)
         label = label or "marginal:" + ",".join(columns)
         self._accountant.spend(mechanism.charge(label))
-        counts = self._exact_counts(columns, sub)
+        counts = self._exact_counts(columns, sizes, groupings)
         noisy = mechanism.randomise(counts)
-        return Measurement(columns, noisy, mechanism.stddev, label, sub.sizes)
+        return Measurement(columns, noisy, mechanism.stddev, label, sizes)
+
+    def select(self, candidates: Sequence[Sequence[str]], estimates: Sequence[np.ndarray], *, cost: float,
+               label: str, groupings: Mapping[str, np.ndarray] | None = None) -> int:
+        """Exponential mechanism: pick the candidate marginal whose true counts are farthest (L1) from
+        the public `estimates` (counts of the same shape). Charges `cost` first.
+
+        The L1 distance moves by at most 1 when a row is added or removed, so the sensitivity is 1.
+        Under zCDP a cost ρ buys ε = sqrt(8ρ) (the mechanism is ε²/8-zCDP: Cesar & Rogers 2021).
+        """
+        if len(candidates) != len(estimates) or not candidates:
+            raise ValueError("select needs one estimate per candidate, and at least one candidate")
+        if not (np.isfinite(cost) and cost > 0):
+            raise ValueError("select needs a positive cost")
+        shapes = [self._grouped_sizes(tuple(c), groupings) for c in candidates]
+        for shape, estimate in zip(shapes, estimates):
+            if tuple(np.shape(estimate)) != shape or not np.all(np.isfinite(estimate)):
+                raise ValueError("each estimate must be finite and shaped like its candidate's counts")
+        epsilon = float(np.sqrt(8 * cost)) if self.cost_unit == "rho" else float(cost)
+        charge = Charge(label, rho=cost) if self.cost_unit == "rho" else Charge(label, epsilon=cost)
+        self._accountant.spend(charge)
+        utility = [float(np.abs(self._exact_counts(tuple(c), shape, groupings) - e).sum())
+                   for c, shape, e in zip(candidates, shapes, estimates)]
+        return int(Exponential(epsilon=epsilon, sensitivity=1.0, utility=utility).randomise())
 
     def second_moments(
         self, columns: Sequence[str], scores: Sequence[np.ndarray], *, clip: float, cost: float, label: str | None = None
@@ -93,16 +123,39 @@ class PrivateTable:
         upper = np.triu_indices(len(columns))
         sums = (z.T @ z)[upper]
         noisy = mechanism.randomise(sums)
-        return Measurement(columns, noisy, mechanism.stddev, label, (n_entries,))
+        return Measurement(columns, noisy, mechanism.stddev, label, (n_entries,), kind="moments")
 
     def _count_mechanism(self, cost: float) -> Mechanism:
         if self.cost_unit == "rho":
             return DiscreteGaussianCounts(rho=cost)
         return GeometricCounts(epsilon=cost)
 
-    def _exact_counts(self, columns: tuple[str, ...], sub: Domain) -> np.ndarray:
+    def _grouped_sizes(self, columns: tuple[str, ...], groupings: Mapping[str, np.ndarray] | None) -> tuple[int, ...]:
+        sizes = []
+        for c in columns:
+            size = self._domain.size(c)
+            if groupings and c in groupings:
+                group = np.asarray(groupings[c])
+                if group.shape != (size,) or not np.issubdtype(group.dtype, np.integer) or group.min() < 0:
+                    raise ValueError(f"grouping for '{c}' must give a non-negative integer group per code")
+                size = int(group.max()) + 1
+            sizes.append(size)
+        return tuple(sizes)
+
+    def _exact_counts(self, columns: tuple[str, ...], sizes: tuple[int, ...],
+                      groupings: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        key = (columns, *(np.asarray(groupings[c]).tobytes() if groupings and c in groupings else b"" for c in columns))
+        if key not in self.__exact:
+            self.__exact[key] = self.__count(columns, sizes, groupings)
+        return self.__exact[key]
+
+    def __count(self, columns: tuple[str, ...], sizes: tuple[int, ...],
+                groupings: Mapping[str, np.ndarray] | None) -> np.ndarray:
         if not columns:
             return np.array([self.__codes.shape[0]], dtype=np.int64)
-        index = [self._domain.index(c) for c in columns]
-        flat = np.ravel_multi_index(tuple(self.__codes[:, i] for i in index), sub.sizes)
-        return np.bincount(flat, minlength=sub.n_cells).reshape(sub.sizes)
+        parts = []
+        for c in columns:
+            codes = self.__codes[:, self._domain.index(c)]
+            parts.append(np.asarray(groupings[c])[codes] if groupings and c in groupings else codes)
+        flat = np.ravel_multi_index(tuple(parts), sizes)
+        return np.bincount(flat, minlength=int(np.prod(sizes, dtype=np.int64))).reshape(sizes)

@@ -68,7 +68,7 @@ def row_count_from(measurements: Sequence[Measurement]) -> float | None:
     """Inverse-variance average of the totals of the count measurements (each an unbiased n)."""
     totals, weights = [], []
     for m in measurements:
-        if m.label.startswith("moments:"):
+        if m.kind != "counts":
             continue
         cells = m.noisy_counts.size
         totals.append(float(m.noisy_counts.sum()))

@@ -19,7 +19,7 @@ import synthgate.privacy.table as table_module
 from synthgate.privacy.accountant import Accountant, Budget
 from synthgate.privacy.domain import Domain
 from synthgate.privacy.mechanisms import DiscreteGaussianCounts, GaussianSums, GeometricCounts, LaplaceSums
-from synthgate.privacy.models import CopulaModel, IndependentModel, Model, ModelError, SchemaModel
+from synthgate.privacy.models import CopulaModel, GraphicalModel, IndependentModel, Model, ModelError, SchemaModel
 from synthgate.privacy.table import PrivateTable
 
 SEED = 31337
@@ -60,7 +60,7 @@ def _fitted(model: Model, domain: Domain = DOMAIN, accounting: str = "zcdp") -> 
 class SpyTable:
     """Stands in for a PrivateTable and lets through only its public query interface."""
 
-    ALLOWED = frozenset({"domain", "cost_unit", "marginal", "second_moments"})
+    ALLOWED = frozenset({"domain", "cost_unit", "marginal", "second_moments", "select"})
 
     def __init__(self, table: PrivateTable) -> None:
         self._table = table
@@ -147,7 +147,7 @@ def check_n_estimate_close_to_n(model: Model) -> None:
     assert abs(model.n_estimate - N_ROWS) <= 5 * sd
 
 
-MODELS: list[Model] = [SchemaModel(), IndependentModel(), CopulaModel()]
+MODELS: list[Model] = [SchemaModel(), IndependentModel(), CopulaModel(), GraphicalModel(groups=4)]
 
 
 def model_checks(model: Model) -> Iterator[Callable[[Model], None]]:
@@ -168,7 +168,7 @@ def test_model_contract(model: Model, check: Callable[[Model], None]) -> None:
 
 # ---- model-specific behaviour ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("model", [IndependentModel(), CopulaModel()], ids=lambda m: type(m).__name__)
+@pytest.mark.parametrize("model", [IndependentModel(), CopulaModel(), GraphicalModel(groups=4)], ids=lambda m: type(m).__name__)
 def test_failed_fit_leaves_the_model_unfitted(model: Model) -> None:
     with pytest.raises(ModelError):
         model.fit(PrivateTable(_codes(), DOMAIN, _accountant("zcdp")), 0.0)

@@ -1,0 +1,254 @@
+"""The `graphical` model: a tree of DP 2-way marginals chosen like MST, at two resolutions.
+
+MST (McKenna, Miklau, Sheldon 2021) measures 1-way marginals, picks a maximum spanning tree of
+pairs by the exponential mechanism on how badly independence explains each pair, measures those
+2-way marginals and fits one consistent distribution to all measurements. Its weakness on real
+tables is what lies inside bins: 2-way tables over fine numeric bins are too noisy, over coarse
+ones they smear the values. Here every column has two resolutions:
+
+- fine codes (the codec's bins or categories), whose 1-way marginal is measured as is;
+- coarse groups, a public function of that noisy 1-way marginal (post-processing): numeric
+  columns get equal-mass (DP-quantile) groups, wide categoricals keep their most frequent
+  levels and merge the rest (compressing rare levels under DP), nulls keep a group of their own.
+
+Pairs are selected and measured over groups, so 2-way tables stay small (at most groups²
+cells, whatever the column's cardinality) and well above the noise, while sampling draws the
+fine code inside its group from the fine 1-way marginal. Estimation is post-processing on the
+tree: vertex marginals combine every measurement that covers them (inverse-variance weights),
+each edge table is fitted to its vertex marginals by iterative proportional fitting, and rows
+are sampled root to leaves from the conditionals. Cost: a scan per query; the rest depends on
+the domain only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+import numpy as np
+
+from ..domain import Measurement
+from ..table import PrivateTable
+from .base import Model, ModelError, probabilities_from, row_count_from
+
+__all__ = ["GraphicalModel", "quantile_groups", "frequent_groups"]
+
+_IPF_ITERATIONS = 60
+
+
+class GraphicalModel(Model):
+    """Keeps every 1-way distribution in full and the strongest pairwise dependences (a tree)."""
+
+    kind = "graphical"
+
+    def __init__(self, *, groups: int = 32, ordered: Collection[str] = (), null_codes: Mapping[str, int] | None = None,
+                 shares: tuple[float, float, float] = (0.3, 0.1, 0.6)) -> None:
+        """`ordered` names columns whose codes are ordered (numeric bins); `null_codes` gives each
+        column's null code, if any. `shares` split the budget: 1-way, selection, 2-way."""
+        super().__init__()
+        if groups < 2:
+            raise ModelError("groups must be at least 2")
+        if len(shares) != 3 or min(shares) <= 0 or not np.isclose(sum(shares), 1.0):
+            raise ModelError("shares must be three positive fractions that add up to 1")
+        self.groups = groups
+        self.ordered = frozenset(ordered)
+        self.null_codes = dict(null_codes or {})
+        self.shares = shares
+
+    def _fit(self, table: PrivateTable, budget: float) -> None:
+        if budget <= 0:
+            raise ModelError("the graphical model needs a positive budget")
+        columns = self.columns_ = table.domain.columns
+        d = len(columns)
+        one_way_share, select_share, two_way_share = self.shares if d > 1 else (1.0, 0.0, 0.0)
+        one_way = [table.marginal([c], cost=budget * one_way_share / d) for c in columns]
+        self.fine_ = [probabilities_from(m.noisy_counts) for m in one_way]
+        self.groupings_ = {c: self._grouping(c, p) for c, p in zip(columns, self.fine_)}
+        n_hat = max(row_count_from(one_way) or 1.0, 1.0)
+        self.edges_: list[tuple[int, int]] = []
+        two_way: list[Measurement] = []
+        if d > 1:
+            self.edges_ = self._select_tree(table, budget * select_share, n_hat)
+            cost = budget * two_way_share / len(self.edges_)
+            two_way = [table.marginal([columns[i], columns[j]], cost=cost, groupings=self.groupings_)
+                       for i, j in self.edges_]
+        self.measurements_ = [*one_way, *two_way]
+        self._estimate(one_way, two_way)
+
+    # --- structure ---------------------------------------------------------------------------
+    def _grouping(self, column: str, fine: np.ndarray) -> np.ndarray:
+        null = self.null_codes.get(column)
+        if fine.size <= self.groups:
+            return np.arange(fine.size)
+        if column in self.ordered:
+            return quantile_groups(fine, self.groups, null_code=null)
+        return frequent_groups(fine, self.groups, null_code=null)
+
+    def _coarse(self, j: int) -> np.ndarray:
+        """Coarse probabilities of column j from its fine noisy marginal."""
+        grouping = self.groupings_[self.columns_[j]]
+        return np.bincount(grouping, weights=self.fine_[j], minlength=int(grouping.max()) + 1)
+
+    def _select_tree(self, table: PrivateTable, budget: float, n_hat: float) -> list[tuple[int, int]]:
+        """Kruskal with the exponential mechanism: each round picks, among the pairs joining two
+        components, one that independence explains worst (largest L1 error)."""
+        d = len(table.domain.columns)
+        coarse = [self._coarse(j) for j in range(d)]
+        component = list(range(d))
+        edges: list[tuple[int, int]] = []
+        pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
+        for round_ in range(d - 1):
+            candidates = [(i, j) for i, j in pairs if component[i] != component[j]]
+            estimates = [n_hat * np.outer(coarse[i], coarse[j]) for i, j in candidates]
+            names = [(table.domain.columns[i], table.domain.columns[j]) for i, j in candidates]
+            choice = table.select(names, estimates, cost=budget / (d - 1), groupings=self.groupings_,
+                                  label=f"select:tree-edge-{round_ + 1}")
+            i, j = candidates[choice]
+            edges.append((i, j))
+            old, new = component[j], component[i]
+            component = [new if c == old else c for c in component]
+        return edges
+
+    # --- estimation (post-processing only) -------------------------------------------------------
+    def _estimate(self, one_way: list[Measurement], two_way: list[Measurement]) -> None:
+        d = len(one_way)
+        sizes = [int(self.groupings_[c].max()) + 1 for c in self.columns_]
+        sums: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        for j in range(d):
+            grouping = self.groupings_[self.columns_[j]]
+            members = np.bincount(grouping, minlength=sizes[j])
+            counts = np.bincount(grouping, weights=one_way[j].noisy_counts.ravel(), minlength=sizes[j])
+            variance = members * one_way[j].stddev ** 2
+            sums.append(counts / variance)
+            weights.append(1.0 / variance)
+        for (i, j), m in zip(self.edges_, two_way):
+            table = m.noisy_counts.reshape(sizes[i], sizes[j])
+            sums[i] = sums[i] + table.sum(axis=1) / (sizes[j] * m.stddev ** 2)
+            weights[i] = weights[i] + 1.0 / (sizes[j] * m.stddev ** 2)
+            sums[j] = sums[j] + table.sum(axis=0) / (sizes[i] * m.stddev ** 2)
+            weights[j] = weights[j] + 1.0 / (sizes[i] * m.stddev ** 2)
+        vertex = [probabilities_from(s / w) for s, w in zip(sums, weights)]
+        self.vertex_ = vertex
+        self.joint_ = {}
+        for (i, j), m in zip(self.edges_, two_way):
+            start = np.clip(m.noisy_counts.reshape(sizes[i], sizes[j]), 0, None) + 1e-6
+            self.joint_[(i, j)] = fit_margins(start, vertex[i], vertex[j])
+        self.within_ = [self._within_groups(j) for j in range(d)]
+        self.order_ = _tree_order(d, self.edges_)
+
+    def _within_groups(self, j: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each group: its fine codes and their probabilities given the group."""
+        grouping = self.groupings_[self.columns_[j]]
+        result = []
+        for g in range(int(grouping.max()) + 1):
+            members = np.flatnonzero(grouping == g)
+            p = self.fine_[j][members]
+            total = p.sum()
+            result.append((members, p / total if total > 0 else np.full(members.size, 1.0 / members.size)))
+        return result
+
+    # --- sampling ------------------------------------------------------------------------------
+    def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        d = len(self.fine_)
+        coarse = np.empty((n, d), dtype=np.int64)
+        for child, parent in self.order_:
+            if parent is None:
+                coarse[:, child] = _draw(self.vertex_[child], n, rng)
+                continue
+            joint = self.joint_[(parent, child)] if (parent, child) in self.joint_ else self.joint_[(child, parent)].T
+            conditional = joint / np.clip(joint.sum(axis=1, keepdims=True), 1e-300, None)
+            coarse[:, child] = _draw_rows(conditional, coarse[:, parent], rng)
+        codes = np.empty((n, d), dtype=np.int32)
+        for j in range(d):
+            for g, (members, p) in enumerate(self.within_[j]):
+                rows = np.flatnonzero(coarse[:, j] == g)
+                if rows.size:
+                    codes[rows, j] = members[_draw(p, rows.size, rng)] if members.size > 1 else members[0]
+        return codes
+
+    def describe(self) -> dict[str, object]:
+        """Public structure (from DP measurements): the tree's edges and each column's group count."""
+        names = self.columns_
+        return {"edges": [[names[i], names[j]] for i, j in self.edges_],
+                "groups": {c: int(g.max()) + 1 for c, g in self.groupings_.items()}}
+
+
+def quantile_groups(fine: np.ndarray, groups: int, *, null_code: int | None) -> np.ndarray:
+    """Contiguous groups of ordered codes holding about equal (noisy) mass; the null code alone."""
+    codes = np.arange(fine.size)
+    values = codes[codes != null_code] if null_code is not None else codes
+    n_groups = groups - (1 if null_code is not None else 0)
+    mass = fine[values]
+    total = mass.sum()
+    cumulative = np.cumsum(mass) / total if total > 0 else np.linspace(1 / values.size, 1, values.size)
+    group = np.minimum((cumulative * n_groups - 1e-9).astype(np.int64).clip(0), n_groups - 1)
+    group = np.unique(group, return_inverse=True)[1]  # renumber so no group is empty
+    result = np.empty(fine.size, dtype=np.int64)
+    result[values] = group
+    if null_code is not None:
+        result[null_code] = group.max() + 1
+    return result
+
+
+def frequent_groups(fine: np.ndarray, groups: int, *, null_code: int | None) -> np.ndarray:
+    """The most frequent codes (by noisy mass) each keep a group; the rest share one; null alone."""
+    codes = np.arange(fine.size)
+    values = codes[codes != null_code] if null_code is not None else codes
+    keep = groups - 1 - (1 if null_code is not None else 0)
+    ranked = values[np.argsort(-fine[values], kind="stable")]
+    result = np.full(fine.size, keep, dtype=np.int64)  # "rare" group
+    result[ranked[:keep]] = np.arange(min(keep, ranked.size))
+    if null_code is not None:
+        result[null_code] = keep + 1
+    return np.unique(result, return_inverse=True)[1]
+
+
+def fit_margins(table: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Iterative proportional fitting of a positive table to given row and column distributions."""
+    fitted = table / table.sum()
+    for _ in range(_IPF_ITERATIONS):
+        fitted *= (rows / np.clip(fitted.sum(axis=1), 1e-300, None))[:, None]
+        fitted *= (columns / np.clip(fitted.sum(axis=0), 1e-300, None))[None, :]
+    return fitted / fitted.sum()
+
+
+def _tree_order(d: int, edges: list[tuple[int, int]]) -> list[tuple[int, int | None]]:
+    """(column, parent) pairs, parents first; one root per connected component."""
+    neighbours: dict[int, list[int]] = {j: [] for j in range(d)}
+    for i, j in edges:
+        neighbours[i].append(j)
+        neighbours[j].append(i)
+    seen: set[int] = set()
+    order: list[tuple[int, int | None]] = []
+    for root in range(d):
+        if root in seen:
+            continue
+        seen.add(root)
+        order.append((root, None))
+        queue = [root]
+        while queue:
+            node = queue.pop(0)
+            for other in neighbours[node]:
+                if other not in seen:
+                    seen.add(other)
+                    order.append((other, node))
+                    queue.append(other)
+    return order
+
+
+def _draw(p: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    cumulative = np.cumsum(p)
+    cumulative[-1] = 1.0
+    return np.searchsorted(cumulative, rng.random(n), side="right").clip(0, p.size - 1)
+
+
+def _draw_rows(conditional: np.ndarray, parents: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw per row from the row of `conditional` its parent's value selects."""
+    cumulative = np.cumsum(conditional, axis=1)
+    cumulative[:, -1] = 1.0
+    u = rng.random(parents.size)
+    out = np.empty(parents.size, dtype=np.int64)
+    for value in np.unique(parents):
+        rows = np.flatnonzero(parents == value)
+        out[rows] = np.searchsorted(cumulative[value], u[rows], side="right")
+    return out.clip(0, conditional.shape[1] - 1)

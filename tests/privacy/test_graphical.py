@@ -1,0 +1,93 @@
+"""Graphical model: two-resolution groups, tree selection under DP, IPF estimation, sampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synthgate.privacy.accountant import Accountant, Budget
+from synthgate.privacy.domain import Domain
+from synthgate.privacy.models.graphical import GraphicalModel, fit_margins, frequent_groups, quantile_groups
+from synthgate.privacy.table import PrivateTable
+
+
+def test_quantile_groups_are_contiguous_equal_mass_with_null_alone() -> None:
+    fine = np.array([0.1] * 8 + [0.2])  # 8 ordered codes, then the null code
+    groups = quantile_groups(fine, 5, null_code=8)
+    assert groups[8] == groups.max() and np.count_nonzero(groups == groups[8]) == 1
+    ordered = groups[:8]
+    assert np.all(np.diff(ordered) >= 0)           # contiguous ranges of ordered codes
+    assert len(np.unique(ordered)) == 4            # 4 value groups + 1 null group = 5
+    assert np.array_equal(np.bincount(ordered), [2, 2, 2, 2])  # equal mass
+
+
+def test_quantile_groups_on_skewed_mass_give_detail_where_the_mass_is() -> None:
+    fine = np.r_[np.full(4, 0.2), np.full(60, 0.2 / 60)]  # 80% of the mass in the first 4 codes
+    groups = quantile_groups(fine, 8, null_code=None)
+    assert len(np.unique(groups[:4])) >= 3          # the dense head is split finely
+    assert len(np.unique(groups)) <= 8
+
+
+def test_frequent_groups_keep_the_top_levels_and_merge_the_rest() -> None:
+    fine = np.r_[0.5, 0.3, np.full(598, 0.2 / 598)]
+    groups = frequent_groups(fine, 4, null_code=None)
+    assert len(np.unique(groups)) == 4
+    assert groups[0] != groups[1] and np.count_nonzero(groups == groups[-1]) == 600 - 3  # 3 kept, 597 merged
+
+
+def test_fit_margins_matches_both_margins() -> None:
+    table = np.random.default_rng(0).random((5, 7)) + 0.01
+    rows, columns = np.full(5, 0.2), np.linspace(1, 7, 7) / 28
+    fitted = fit_margins(table, rows, columns)
+    assert np.allclose(fitted.sum(axis=1), rows, atol=1e-6)
+    assert np.allclose(fitted.sum(axis=0), columns, atol=1e-6)
+
+
+def _dependent_table(n: int = 50_000, seed: int = 0) -> tuple[np.ndarray, Domain]:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 6, n)
+    b = np.where(rng.random(n) < 0.8, a, rng.integers(0, 6, n))  # b copies a 80% of the time
+    c = rng.integers(0, 3, n)                                     # independent of both
+    wide = rng.zipf(1.5, n).clip(1, 400) - 1                      # 400 levels, heavy tail
+    return np.column_stack([a, b, c, wide]).astype(np.int32), Domain(("a", "b", "c", "wide"), (6, 6, 3, 400))
+
+
+def test_selects_the_dependent_pair_and_reproduces_it() -> None:
+    codes, domain = _dependent_table()
+    accountant = Accountant(Budget(epsilon=5.0, delta=1e-6))
+    model = GraphicalModel(groups=16).fit(PrivateTable(codes, domain, accountant), accountant.rho_available())
+    edges = {frozenset(domain.columns[k] for k in e) for e in model.edges_}
+    assert frozenset({"a", "b"}) in edges          # the strongest dependence is an edge of the tree
+    rows = model.sample(50_000, np.random.default_rng(1))
+    agreement = np.mean(rows[:, 0] == rows[:, 1])
+    # In the data P(a == b) = 0.8 + 0.2/6 ≈ 0.833; an independent model would give 1/6.
+    assert agreement == pytest.approx(0.833, abs=0.03)
+
+
+def test_spends_exactly_its_budget_and_labels_every_charge() -> None:
+    codes, domain = _dependent_table(5000)
+    accountant = Accountant(Budget(epsilon=1.0, delta=1e-6))
+    budget = accountant.rho_available()
+    GraphicalModel(groups=8).fit(PrivateTable(codes, domain, accountant), budget)
+    assert accountant.spent().rho == pytest.approx(budget, rel=1e-9)
+    labels = [c.label for c in accountant.charges]
+    assert labels[:4] == ["marginal:a", "marginal:b", "marginal:c", "marginal:wide"]
+    assert sum(label.startswith("select:tree-edge") for label in labels) == 3
+    assert sum(label.count(",") == 1 for label in labels) == 3  # three 2-way marginals for a tree on 4 nodes
+
+
+def test_wide_columns_are_compressed_to_the_group_count() -> None:
+    codes, domain = _dependent_table(5000)
+    accountant = Accountant(Budget(epsilon=1.0, delta=1e-6))
+    model = GraphicalModel(groups=8).fit(PrivateTable(codes, domain, accountant), accountant.rho_available())
+    two_way = [m for m in model.measurements_ if len(m.columns) == 2]
+    assert all(m.noisy_counts.size <= 8 * 8 for m in two_way)  # no 400-level table is ever measured
+    rows = model.sample(2000, np.random.default_rng(0))
+    assert rows[:, 3].max() < 400 and rows[:, 3].min() >= 0
+
+
+def test_pure_epsilon_accounting_works_too() -> None:
+    codes, domain = _dependent_table(5000)
+    accountant = Accountant(Budget(epsilon=2.0))
+    GraphicalModel(groups=8).fit(PrivateTable(codes, domain, accountant), 2.0)
+    assert accountant.spent().epsilon == pytest.approx(2.0)
