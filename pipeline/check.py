@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 from synthgate.privacy.risk.distance import disclosure_risk
 from synthgate.privacy.risk.embedding import EmbeddingColumn
 from synthgate.quality.metrics.correlation import correlation_error
-from synthgate.quality.metrics.marginals import marginal_tvd, mean_max_tvd
+from synthgate.quality.metrics.marginals import MetricError, marginal_tvd, mean_max_tvd
 from synthgate.quality.metrics.tstr import tstr
 
 from .config import ReleaseConfig
@@ -66,13 +66,17 @@ def run_checks(inputs: CheckInputs) -> tuple[dict[str, float | None], dict[str, 
     figures["tstr_ratio"] = None
     if target is not None:
         categorical = [c.name for c in inputs.codec.codecs if isinstance(c, CategoricalCodec | BooleanCodec)]
-        with threadpool_limits(limits=1):  # OpenMP spin-waits badly on a busy 2-core machine
-            result = tstr(_tstr_view(inputs.train_sample, inputs.codec), _tstr_view(inputs.holdout_sample, inputs.codec),
-                          _tstr_view(synth, inputs.codec), target=target, categorical=categorical,
-                          numeric=numeric, rng_seed=inputs.seed)
-        figures["tstr_ratio"] = result.ratio
-        details["tstr"] = {"target": target, "metric": result.metric, "score_real": result.score_real,
-                           "score_synth": result.score_synth, "ratio": result.ratio}
+        try:
+            with threadpool_limits(limits=1):  # OpenMP spin-waits badly on a busy 2-core machine
+                result = tstr(_tstr_view(inputs.train_sample, inputs.codec),
+                              _tstr_view(inputs.holdout_sample, inputs.codec), _tstr_view(synth, inputs.codec),
+                              target=target, categorical=categorical, numeric=numeric, rng_seed=inputs.seed)
+        except MetricError as exc:  # e.g. a target with one class in the holdout: not computable, said so
+            details["tstr"] = {"target": target, "not_computable": str(exc)}
+        else:
+            figures["tstr_ratio"] = result.ratio
+            details["tstr"] = {"target": target, "metric": result.metric, "score_real": result.score_real,
+                               "score_synth": result.score_synth, "ratio": result.ratio}
 
     embedding = [_embedding_column(c) for c in inputs.codec.codecs]
     risk = disclosure_risk(_risk_view(synth, inputs.codec), _risk_view(inputs.train_sample, inputs.codec),

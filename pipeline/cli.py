@@ -27,7 +27,9 @@ class _Progress:
     """Rows done per stage, logged at most every few seconds so unattended logs stay short."""
 
     def __init__(self, every: float = 2.0) -> None:
-        self._every, self._last = every, 0.0
+        # The first line comes after `every` seconds, not at once: a short run, or one that stops
+        # on bad input, shows only its outcome.
+        self._every, self._last = every, time.monotonic()
 
     def __call__(self, stage: str, rows: int) -> None:
         now = time.monotonic()
@@ -50,10 +52,10 @@ def cli(ctx: click.Context, debug: bool, log_json: bool) -> None:
 @cli.command()
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Where to write the config.")
-@click.option("--epsilon", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True)
+@click.option("--epsilon", type=click.FloatRange(min=0, max=100, min_open=True), default=1.0, show_default=True)
 @click.option("--target", default=None, help="Column to predict in the train-on-synthetic check.")
-@click.option("--model", type=click.Choice(["independent", "copula", "schema"]), default="independent",
-              show_default=True)
+@click.option("--model", type=click.Choice(["independent", "copula", "graphical", "schema"]), default="independent",
+              show_default=True)  # config.MODEL_KINDS (not imported here, to keep --help fast)
 @click.option("--force", is_flag=True, help="Overwrite an existing config.")
 def init(data: Path, out: Path, epsilon: float, target: str | None, model: str, force: bool) -> None:
     """Draft a runnable config for DATA from its column names and types (no values are read into it)."""
@@ -78,18 +80,27 @@ def validate(config: Path) -> None:
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Run directory to create.")
-@click.option("--seed", type=int, default=None, help="Seed for sampling and the holdout split (never the DP noise).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed for sampling and the holdout split (never the DP noise).")
 @click.option("--csv/--no-csv", "csv", default=None, help="Also write synthetic.csv (default: from config).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the outcome on stdout.")
+@click.option("--batch-id", default=None,
+              help="Idempotency key for schedulers: a batch id is spent once in the ledger (default: a new one).")
 @click.pass_context
-def run(ctx: click.Context, config: Path, out: Path, seed: int | None, csv: bool | None, as_json: bool) -> None:
-    """Run a release of CONFIG into the new directory OUT."""
+def run(ctx: click.Context, config: Path, out: Path, seed: int | None, csv: bool | None, as_json: bool,
+        batch_id: str | None) -> None:
+    """Run a release of CONFIG into the new directory OUT, charged to the budget ledger."""
+    from synthgate.privacy.ledger import Ledger, default_ledger_path
+
     from .config import load_config
     from .run import run_release
 
-    result = run_release(load_config(config), out=out, seed=seed, csv=csv, progress=_Progress())
+    result = run_release(load_config(config), out=out, ledger=Ledger(default_ledger_path()), seed=seed, csv=csv,
+                         batch_id=batch_id, progress=_Progress())
     if as_json:
-        click.echo(json.dumps(result.to_json(), default=str))
+        from .publish import to_json_text
+
+        click.echo(to_json_text(result.to_json()))
     else:
         click.echo(f"{result.decision}: {result.release_id}")
         for reason in result.reasons:
@@ -101,16 +112,53 @@ def run(ctx: click.Context, config: Path, out: Path, seed: int | None, csv: bool
     ctx.exit(EXIT_RELEASED if result.released else EXIT_HELD)
 
 
+@cli.group()
+def budget() -> None:
+    """Lifetime privacy budgets in the ledger (SYNTHGATE_LEDGER, or the user data folder)."""
+
+
+@budget.command("set")
+@click.argument("dataset")
+@click.option("--lifetime-epsilon", type=click.FloatRange(min=0, min_open=True), required=True)
+@click.option("--lifetime-delta", type=click.FloatRange(min=0, max=1, max_open=True), default=1e-5,
+              show_default=True, help="0 for pure accounting.")
+@click.option("--force", is_flag=True, help="Allow raising an existing budget (recorded in the ledger).")
+def budget_set(dataset: str, lifetime_epsilon: float, lifetime_delta: float, force: bool) -> None:
+    """Create or change DATASET's lifetime budget."""
+    from synthgate.privacy.ledger import Ledger, default_ledger_path
+
+    ledger = Ledger(default_ledger_path())
+    ledger.set_lifetime(dataset, epsilon=lifetime_epsilon, delta=lifetime_delta, force=force)
+    click.echo(f"{dataset}: lifetime epsilon={lifetime_epsilon:g}, delta={lifetime_delta:g} in {ledger.path}")
+
+
+@budget.command("show")
+@click.argument("dataset")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def budget_show(dataset: str, as_json: bool) -> None:
+    """DATASET's lifetime budget, what its batches spent, and what remains."""
+    from synthgate.privacy.ledger import Ledger, default_ledger_path
+
+    status = Ledger(default_ledger_path()).show(dataset)
+    if as_json:
+        click.echo(json.dumps(status.to_json(), default=str))
+        return
+    click.echo(f"{dataset}: spent epsilon={status.spent_epsilon:.4g} of {status.lifetime_epsilon:g} "
+               f"(delta={status.lifetime_delta:g}); {status.remaining_epsilon:.4g} remains; "
+               f"{len(status.batches)} batch(es)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps our errors to exit codes and one-line messages."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    log_json = "--log-json" in args
     try:
         code = cli.main(args=args, prog_name="synthgate", standalone_mode=False)
     except SynthgateError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"error: {exc}", err=True)
+        _report_error(f"error: {exc}", str(exc), exc.exit_code, log_json=log_json)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
@@ -118,14 +166,25 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return 2
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        _report_error("aborted", "aborted", EXIT_INTERNAL, log_json=log_json)
         return EXIT_INTERNAL
     except Exception as exc:  # noqa: BLE001 - last resort: never show a message that may quote data
         if debug:
             traceback.print_exc()
-        click.echo(f"internal error ({type(exc).__name__}); rerun with --debug for details", err=True)
+        message = f"internal error ({type(exc).__name__}); rerun with --debug for details"
+        _report_error(message, message, EXIT_INTERNAL, log_json=log_json)
         return EXIT_INTERNAL
     return int(code) if isinstance(code, int) else EXIT_RELEASED
+
+
+def _report_error(text: str, event: str, exit_code: int, *, log_json: bool) -> None:
+    """The outcome on stderr: a line for people, or (--log-json) one JSON object like every other line,
+    so a scheduler that parses stderr as JSON lines also gets the error."""
+    if log_json:
+        click.echo(json.dumps({"time": round(time.time(), 3), "level": "error", "logger": "synthgate.cli",
+                               "event": event, "exit_code": exit_code}), err=True)
+    else:
+        click.echo(text, err=True)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ __all__ = [
 
 ESTIMATE = "estimate"
 COLUMN_TYPES = ("categorical", "numeric", "integer", "datetime", "boolean")
-MODEL_KINDS = ("schema", "independent", "copula")
+MODEL_KINDS = ("schema", "independent", "copula", "graphical")
 Estimate = Literal["estimate"]
 Probability = Annotated[float, Field(gt=0.0, lt=1.0)]
 
@@ -63,6 +63,8 @@ class ColumnSpec(_Strict):
     @classmethod
     def _categories_as_strings(cls, value: Any) -> Any:
         if isinstance(value, list):
+            if any(v is None for v in value):
+                raise ValueError("'categories' lists a null; leave it out and set nulls: true instead")
             return tuple(_category_text(v) for v in value)
         return value
 
@@ -135,17 +137,42 @@ class HoldoutSpec(_Strict):
 
 
 class PrivacySpec(_Strict):
-    """The run's budget. δ > 0 selects zCDP accounting; δ = 0 selects pure ε."""
+    """The run's budget. δ > 0 selects zCDP accounting; δ = 0 selects pure ε.
+
+    `lifetime_epsilon` / `lifetime_delta` are the dataset's budget over all its runs, written to
+    the ledger on the dataset's first run (later changes go through `synthgate budget set`).
+    Under pure accounting the lifetime δ defaults to 0; otherwise it must be given.
+    """
 
     epsilon: Annotated[float, Field(gt=0.0, le=100.0)]
     delta: Annotated[float, Field(ge=0.0, le=1e-3)] = 1e-6
     domain_share: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
+    lifetime_epsilon: Annotated[float, Field(gt=0.0, le=1000.0)] | None = None
+    lifetime_delta: Annotated[float, Field(ge=0.0, lt=1.0)] | None = None
+
+    @model_validator(mode="after")
+    def _lifetime(self) -> PrivacySpec:
+        if self.lifetime_epsilon is None:
+            if self.lifetime_delta is not None:
+                raise ValueError("'lifetime_delta' is given without 'lifetime_epsilon'")
+            return self
+        if self.lifetime_delta is None:
+            if self.delta > 0:
+                raise ValueError("'lifetime_epsilon' needs 'lifetime_delta' too (the dataset's delta over all "
+                                 "its runs, at least 'delta')")
+            object.__setattr__(self, "lifetime_delta", 0.0)
+        if self.lifetime_epsilon < self.epsilon:
+            raise ValueError("'lifetime_epsilon' is smaller than this run's 'epsilon': no run could fit")
+        if self.lifetime_delta is not None and self.lifetime_delta < self.delta:
+            raise ValueError("'lifetime_delta' is smaller than this run's 'delta': no run could fit")
+        return self
 
 
 class ModelSpec(_Strict):
-    kind: Literal["schema", "independent", "copula"] = "independent"
+    kind: Literal["schema", "independent", "copula", "graphical"] = "independent"
     bins: Annotated[int, Field(ge=2, le=4096)] = 64
     correlation_share: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
+    groups: Annotated[int, Field(ge=2, le=256)] = 32  # graphical: coarse groups per column for 2-way tables
 
 
 class GateSpec(_Strict):
@@ -191,18 +218,9 @@ class ReleaseConfig(_Strict):
         names = [c.name for c in self.columns]
         if len(set(names)) != len(names):
             raise ValueError("a column name appears twice")
-        if not self.attributes:
-            raise ValueError("'columns' has no non-identifier column to synthesise")
-        target = self.utility.target
-        if target is not None and target not in [c.name for c in self.attributes]:
-            raise ValueError(f"utility.target '{target}' is not a non-identifier column of this config")
-        if self.privacy.delta == 0 and any(c.categories == ESTIMATE for c in self.attributes):
-            raise ValueError("'categories: estimate' needs privacy.delta > 0 (a thresholded histogram has a delta)")
-        if self.model.kind == "schema":
-            if self.output.rows == ESTIMATE:
-                raise ValueError("model 'schema' spends no budget: give output.rows as a number")
-            if any(c.is_estimated for c in self.attributes):
-                raise ValueError("model 'schema' spends no budget: every domain must be public (no 'estimate')")
+        problems = _cross_field_problems(self.model_dump(include={"columns", "privacy", "model", "utility", "output"}))
+        if problems:
+            raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
         return self
 
     @property
@@ -273,7 +291,11 @@ def config_from_mapping(raw: Any, *, path: Path | None = None, where: str = "<co
             if "name" in spec:
                 problems.append(f"{where}: columns.{name}.name: unknown key (the column's name is its key)")
                 continue
-            column_list.append({"name": str(name), **spec})
+            if name is None:
+                problems.append(f"{where}: columns: a column's name is empty (null); quote it if it is 'null'")
+                continue
+            # YAML reads `true:` as a boolean key: write it as the header would spell it.
+            column_list.append({"name": _category_text(name) if isinstance(name, bool) else str(name), **spec})
         data["columns"] = column_list
     elif columns is not None:
         problems.append(f"{where}: columns: expected a mapping from column name to its spec")
@@ -284,10 +306,57 @@ def config_from_mapping(raw: Any, *, path: Path | None = None, where: str = "<co
         try:
             config = ReleaseConfig.model_validate({**data, "path": path, "config_hash": _hash(raw)})
         except ValidationError as exc:
-            problems += [f"{where}: {_location(err['loc'], data)}: {_message(err)}" for err in exc.errors()]
+            # Field errors stop pydantic before the cross-field rules (target, delta, schema) run, and
+            # those rules report only their first failure at the top level: check them here on the raw
+            # mapping instead, each under its own key, so one pass shows every problem.
+            errors = [err for err in exc.errors() if err["loc"]]
+            cross = [f"{where}: {key}: {message}" for key, message in _cross_field_problems(data)]
+            problems += [f"{where}: {_location(err['loc'], data)}: {_message(err)}" for err in errors] + cross
+            if not problems:
+                problems = [f"{where}: {_location(err['loc'], data)}: {_message(err)}" for err in exc.errors()]
         else:
             return config
     raise ConfigError(f"{len(problems)} problem(s) in config:\n  " + "\n  ".join(problems))
+
+
+def _cross_field_problems(data: Any) -> list[tuple[str, str]]:
+    """Rules that span sections, as (key, message) pairs. Works on a raw mapping of any shape
+    (a rule whose inputs are missing or mistyped is skipped: the field check reports those)."""
+
+    def section(name: str) -> dict[str, Any]:
+        value = data.get(name) if isinstance(data, dict) else None
+        return value if isinstance(value, dict) else {}
+
+    def setting(name: str, key: str, spec: type[BaseModel]) -> Any:
+        return section(name).get(key, spec.model_fields[key].default)
+
+    columns = data.get("columns") if isinstance(data, dict) else None
+    columns = [c for c in columns if isinstance(c, dict)] if isinstance(columns, list | tuple) else None
+    if columns is None:
+        return []
+    attributes = [c for c in columns if c.get("role") != "identifier"]
+    problems: list[tuple[str, str]] = []
+    if not attributes:
+        problems.append(("columns", "no non-identifier column to synthesise"))
+    target = setting("utility", "target", UtilitySpec)
+    if target is not None and target not in [c.get("name") for c in attributes]:
+        problems.append(("utility.target", f"'{target}' is not a non-identifier column of this config"))
+    elif target is not None and len(attributes) < 2:
+        problems.append(("utility.target", "train-on-synthetic needs at least one other column to predict from; "
+                         "remove the target or add a column"))
+    delta = setting("privacy", "delta", PrivacySpec)
+    estimated_categories = [str(c.get("name")) for c in attributes if c.get("categories") == ESTIMATE]
+    if isinstance(delta, int | float) and not isinstance(delta, bool) and delta == 0 and estimated_categories:
+        problems.append(("privacy.delta", "'categories: estimate' (columns " + ", ".join(estimated_categories)
+                         + ") needs privacy.delta > 0: a thresholded histogram has a delta"))
+    if setting("model", "kind", ModelSpec) == "schema":
+        if setting("output", "rows", OutputSpec) == ESTIMATE:
+            problems.append(("output.rows", "model 'schema' spends no budget: give output.rows as a number"))
+        for c in attributes:
+            if c.get("bounds") == ESTIMATE or c.get("categories") == ESTIMATE:
+                problems.append((f"columns.{c.get('name')}", "model 'schema' spends no budget: give a public domain, "
+                                 "not 'estimate'"))
+    return problems
 
 
 def _location(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
@@ -313,11 +382,30 @@ def _location(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
 
 
 class _Yaml12BoolLoader(yaml.SafeLoader):
-    """SafeLoader where only true/false are booleans, as in YAML 1.2.
+    """SafeLoader where only true/false are booleans, as in YAML 1.2, and a key twice is an error.
 
     YAML 1.1 reads yes/no/on/off as booleans, which would turn `categories: [yes, no]` into
-    something that no longer matches the data.
+    something that no longer matches the data. PyYAML keeps the last of two equal keys without a
+    word, so a column written twice would silently lose its first spec.
     """
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                except TypeError:  # an unhashable key: the base class reports it
+                    continue
+                if duplicate:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"the key '{key}' appears twice in one mapping", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
 _Yaml12BoolLoader.yaml_implicit_resolvers = {
@@ -357,7 +445,14 @@ def _format_from_suffix(path: Path) -> str:
 
 
 def _hash(raw: Any) -> str:
-    canonical = json.dumps(raw, sort_keys=True, default=str, separators=(",", ":"))
+    canonical = json.dumps(_string_keys(raw), sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def _string_keys(value: Any) -> Any:
+    """YAML allows keys of any type (`1:` next to `a:`); JSON's sorted keys must all be strings."""
+    if isinstance(value, dict):
+        return {str(k): _string_keys(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_string_keys(v) for v in value]
+    return value

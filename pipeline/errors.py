@@ -49,6 +49,9 @@ class ContractError(InputError):
 
     def __init__(self, where: str, failures: list[str]) -> None:
         self.failures = failures
+        if len(failures) == 1:  # one problem, one line
+            super().__init__(f"{where} breaks the data contract: {failures[0]}")
+            return
         lines = "\n  ".join(failures)
         super().__init__(f"{where} breaks the data contract ({len(failures)} failed expectation(s)):\n  {lines}")
 

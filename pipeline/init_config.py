@@ -10,25 +10,38 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
 
-from .config import _format_from_suffix
+from .config import ColumnSpec, _format_from_suffix
 from .errors import ConfigError, InputError, OutputError
-from .load import _arrow_reason, _check_readable
+from .load import ParseFailures, _arrow_reason, _check_readable, _iter_raw, _parse, with_null_tokens
 
 __all__ = ["draft_config", "infer_types"]
 
-_IDENTIFIER_NAME = re.compile(r"(^id$|^id[_-]|[_-]id$|idnum|uuid|guid|^ssn$|^email|^phone|^name$)", re.IGNORECASE)
+_IDENTIFIER_NAME = re.compile(r"(^id$|^id[_-]|[_-]id$|idnum|(^|[_-])(uuid|guid)($|[_-])|^ssn$|^e-?mail|^phone|^name$)",
+                              re.IGNORECASE)
+_CAMEL_ID = re.compile(r"[a-z0-9](Id|ID)$")  # userId, patientID (case-sensitive, so 'paid' is not one)
 _SNIFF_BYTES = 1 << 20
 
 
 def infer_types(path: Path) -> list[tuple[str, str]]:
-    """(column, synthgate type) pairs from the schema Arrow infers; no values are kept."""
+    """(column, synthgate type) pairs; no values are kept.
+
+    A Parquet file's schema is authoritative. For a CSV, Arrow proposes types from the first
+    block, then one streaming pass parses every cell with the loader's own rules and widens a
+    type that some later cell does not fit (integer -> numeric -> categorical), so the draft is
+    one that `synthgate run` can load.
+    """
     _check_readable(path)
-    fmt = _format_from_suffix(path)
+    try:
+        fmt = _format_from_suffix(path)
+    except ConfigError:
+        raise InputError(f"{path}: init reads .csv, .csv.gz or .parquet files; rename the file to say which it is") \
+            from None
     try:
         if fmt == "parquet":
             schema = pq.ParquetFile(path).schema_arrow
@@ -43,7 +56,45 @@ def infer_types(path: Path) -> list[tuple[str, str]]:
         raise InputError(f"{path}: the header names a column twice; rename the columns first")
     if any(not n.strip() for n in names):
         raise InputError(f"{path}: the header has an empty column name; name every column first")
-    return [(field.name, _synthgate_type(field.type)) for field in schema]
+    if fmt == "parquet":
+        return [(field.name, _synthgate_type(field.type)) for field in schema]
+    return _widened_by_full_scan(path, schema)
+
+
+def _widened_by_full_scan(path: Path, schema: pa.Schema) -> list[tuple[str, str]]:
+    names = list(schema.names)
+    candidates = {f.name: _candidates(f.type) for f in schema}
+    unseen = {f.name for f in schema if pa.types.is_null(f.type)}  # no value in the first block
+    for batch in _iter_raw(path, "csv", names, names):
+        for name in names:
+            kinds = candidates[name]
+            array = with_null_tokens(batch.column(name), ColumnSpec.model_construct(name=name, categories=None))
+            if name in unseen and array.null_count < len(array):
+                unseen.discard(name)
+            if len(kinds) > 1:
+                kinds[:] = [k for k in kinds if k == "categorical" or _parses_as(array, name, k)]
+        if not unseen and all(len(k) == 1 for k in candidates.values()):
+            break  # every type is settled: the rest of the file cannot change it
+    return [(name, "categorical" if name in unseen else candidates[name][0]) for name in names]
+
+
+def _candidates(arrow_type: pa.DataType) -> list[str]:
+    """Types to try, narrowest first; categorical (any text) always fits."""
+    if pa.types.is_null(arrow_type):
+        return ["integer", "numeric", "boolean", "datetime", "categorical"]
+    kind = _synthgate_type(arrow_type)
+    return {"integer": ["integer", "numeric", "categorical"], "numeric": ["numeric", "categorical"],
+            "boolean": ["boolean", "categorical"], "datetime": ["datetime", "categorical"]}.get(kind, ["categorical"])
+
+
+def _parses_as(array: pa.Array, name: str, kind: str) -> bool:
+    """Does every non-null cell parse as `kind`, by the loader's rules? (booleans: true/false only)"""
+    if kind == "boolean":
+        text = pd.Series(array.to_numpy(zero_copy_only=False), dtype=object).dropna()
+        return bool(text.str.strip().str.lower().isin(["true", "false"]).all())
+    failures = ParseFailures()
+    _parse(array, ColumnSpec.model_construct(name=name, type=kind), failures)
+    return not failures.counts
 
 
 def _synthgate_type(arrow_type: pa.DataType) -> str:
@@ -62,15 +113,19 @@ def draft_config(data: Path, out: Path, *, epsilon: float, target: str | None, m
     """Write a draft config for `data` to `out`; returns the text written."""
     if model == "schema":
         raise ConfigError("--model schema needs public domains for every column; "
-                          "init drafts 'estimate' domains, so start with independent or copula")
+                          "init drafts 'estimate' domains, so start with independent, copula or graphical")
+    if out.is_dir():
+        raise OutputError(f"{out}: is a directory; give the path of the config file to write")
     if out.exists() and not force:
         raise OutputError(f"{out}: config already exists; pass --force to overwrite it")
+    if out.exists() and data.exists() and out.resolve() == data.resolve():
+        raise OutputError(f"{out}: is the input table itself; write the config somewhere else")
     columns = infer_types(data)
     if target is not None and target not in [name for name, _ in columns]:
         raise ConfigError(f"--target '{target}' is not a column of {data}")
     spec: dict[str, dict[str, object]] = {}
     for name, kind in columns:
-        if _IDENTIFIER_NAME.search(name) and name != target:
+        if (_IDENTIFIER_NAME.search(name) or _CAMEL_ID.search(name)) and name != target:
             spec[name] = {"role": "identifier"}
         elif kind == "categorical":
             spec[name] = {"type": kind, "categories": "estimate", "nulls": True}
@@ -85,7 +140,7 @@ def draft_config(data: Path, out: Path, *, epsilon: float, target: str | None, m
     except ValueError:
         source = data.resolve()
     document = {
-        "dataset": re.sub(r"[^A-Za-z0-9_.-]", "_", data.name.split(".")[0]) or "dataset",
+        "dataset": _dataset_name(data),
         "source": {"path": str(source)},
         "holdout": {"fraction": 0.2},
         "columns": spec,
@@ -115,3 +170,9 @@ def _relative(path: Path, start: Path) -> str:
     import os
 
     return os.path.relpath(path, start)
+
+
+def _dataset_name(data: Path) -> str:
+    """The file's stem, made to fit the config's dataset pattern (starts with a letter or digit, <= 100)."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", data.name.split(".")[0]).lstrip("_.-")
+    return stem[:100] or "dataset"

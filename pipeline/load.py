@@ -8,6 +8,7 @@ value. No message from this module quotes a cell.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,17 +16,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .config import ColumnSpec, ReleaseConfig
 from .errors import InputError
 
-__all__ = ["Batch", "ParseFailures", "read_header", "iter_batches", "iter_split", "canonicalise"]
+__all__ = ["Batch", "ParseFailures", "read_header", "iter_batches", "iter_split", "canonicalise", "with_null_tokens"]
 
 BLOCK_BYTES = 8 << 20
 PARQUET_BATCH_ROWS = 65_536
-_NULL_TOKENS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "#N/A"]
+_NULL_TOKENS = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "#N/A")
 _TRUE = {"true", "t", "1", "yes", "y"}
 _FALSE = {"false", "f", "0", "no", "n"}
 
@@ -65,7 +67,8 @@ def read_header(path: Path, fmt: str) -> list[str]:
         reader.close()
         return names
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the table header ({_arrow_reason(exc)})") from None
+        # Arrow parses the first block to find the header, so a bad row there fails here too.
+        raise InputError(f"{path}: cannot read the table ({_arrow_reason(exc)})") from None
 
 
 def iter_batches(path: Path, fmt: str, columns: Sequence[ColumnSpec], *, identifiers: Sequence[str] = (),
@@ -76,8 +79,8 @@ def iter_batches(path: Path, fmt: str, columns: Sequence[ColumnSpec], *, identif
     failures = failures if failures is not None else ParseFailures()
     wanted = [c.name for c in columns]
     start = 0
-    for record_batch in _iter_raw(path, fmt, wanted):
-        frame = canonicalise(record_batch, columns, failures)
+    for record_batch in _iter_raw(path, fmt, wanted, header):
+        frame = canonicalise(record_batch, columns, failures, text_nulls=fmt == "csv")
         yield Batch(frame, start)
         start += len(frame)
 
@@ -93,13 +96,31 @@ def iter_split(batches: Iterator[Batch], *, seed: int, fraction: float | None) -
         yield batch.frame.loc[~held], batch.frame.loc[held]
 
 
-def canonicalise(batch: pa.RecordBatch, columns: Sequence[ColumnSpec], failures: ParseFailures) -> pd.DataFrame:
-    """Parse each text column as its configured type; unparseable cells become nulls and are counted."""
+def canonicalise(batch: pa.RecordBatch, columns: Sequence[ColumnSpec], failures: ParseFailures, *,
+                 text_nulls: bool = False) -> pd.DataFrame:
+    """Parse each text column as its configured type; unparseable cells become nulls and are counted.
+
+    `text_nulls` (CSV input): cells spelled as a null token ("", "NA", "null", ...) are nulls, except
+    in a column whose public category list names that token (e.g. "NA" for North America).
+    """
     data: dict[str, pd.Series] = {}
     for spec in columns:
         array = batch.column(batch.schema.get_field_index(spec.name))
+        if text_nulls:
+            array = with_null_tokens(array, spec)
         data[spec.name] = _parse(array, spec, failures)
     return pd.DataFrame(data)
+
+
+def with_null_tokens(array: pa.Array, spec: ColumnSpec) -> pa.Array:
+    """A text column with its null tokens turned into nulls (a declared category is never a token)."""
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return array
+    tokens = [t for t in _NULL_TOKENS if not (isinstance(spec.categories, tuple) and t in spec.categories)]
+    if not tokens:
+        return array
+    is_token = pc.is_in(array, value_set=pa.array(tokens, type=array.type))
+    return pc.if_else(is_token, pa.scalar(None, type=array.type), array)
 
 
 def _parse(array: pa.Array, spec: ColumnSpec, failures: ParseFailures) -> pd.Series:
@@ -141,7 +162,7 @@ def _parse(array: pa.Array, spec: ColumnSpec, failures: ParseFailures) -> pd.Ser
     return values
 
 
-def _iter_raw(path: Path, fmt: str, wanted: list[str]) -> Iterator[pa.RecordBatch]:
+def _iter_raw(path: Path, fmt: str, wanted: list[str], header: Sequence[str] = ()) -> Iterator[pa.RecordBatch]:
     try:
         if fmt == "parquet":
             yield from pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=wanted)
@@ -152,15 +173,13 @@ def _iter_raw(path: Path, fmt: str, wanted: list[str]) -> Iterator[pa.RecordBatc
             convert_options=pacsv.ConvertOptions(
                 include_columns=wanted,
                 column_types={name: pa.string() for name in wanted},
-                null_values=_NULL_TOKENS,
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
+                strings_can_be_null=False,  # null tokens are applied per column: see with_null_tokens
             ),
         )
         with reader:
             yield from reader
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the table ({_arrow_reason(exc)})") from None
+        raise InputError(f"{path}: cannot read the table ({_arrow_reason(exc, header)})") from None
 
 
 def _check_readable(path: Path) -> None:
@@ -174,24 +193,34 @@ def _check_readable(path: Path) -> None:
 
 def _check_columns(path: Path, header: list[str], wanted: list[str], identifiers: Sequence[str]) -> None:
     problems: list[str] = []
-    if len(set(header)) != len(header):
-        problems.append("the header names a column twice")
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        problems.append("the header names a column twice: " + _names(twice))
     if any(not name.strip() for name in header):
         problems.append("the header has an empty column name")
     missing = [c for c in [*wanted, *identifiers] if c not in header]
-    unlisted = [c for c in header if c not in wanted and c not in identifiers]
+    unlisted = [c for c in header if c not in wanted and c not in identifiers and c not in twice]
     if missing:
-        problems.append("columns in the config but not in the input: " + ", ".join(missing))
+        problems.append("columns in the config but not in the input: " + _names(missing))
     if unlisted:
         problems.append("columns in the input but not in the config (list them, with role: identifier to drop): "
-                        + ", ".join(unlisted))
+                        + _names(unlisted))
     if problems:
         raise InputError(f"{path}: " + "; ".join(problems))
 
 
-def _arrow_reason(exc: BaseException) -> str:
-    """A reason safe to show: Arrow's messages can quote a row, so only the kind is kept."""
+def _names(names: Sequence[str]) -> str:
+    """Column names, quoted so a stray space or an empty name shows."""
+    return ", ".join(f"'{name}'" for name in names)
+
+
+def _arrow_reason(exc: BaseException, header: Sequence[str] = ()) -> str:
+    """A reason safe to show: Arrow's messages can quote a row, so only the kind is kept, plus the
+    column's name (from the header, never from the message) when Arrow says which column it was."""
     text = str(exc)
+    column = re.match(r"In CSV column #(\d+):", text)
+    if column and int(column.group(1)) < len(header):
+        return f"column '{header[int(column.group(1))]}': " + _arrow_reason(exc)
     if "Empty CSV file" in text or "empty" in text.lower() and "file" in text.lower():
         return "the file has no header row"
     if "Expected" in text and "columns" in text:

@@ -38,7 +38,7 @@ def versions() -> dict[str, str]:
     return found
 
 
-def _privacy(config: ReleaseConfig, accountant: Accountant) -> dict[str, Any]:
+def _privacy(config: ReleaseConfig, accountant: Accountant, lifetime: dict[str, Any]) -> dict[str, Any]:
     spent = accountant.spent()
     return {
         "accounting": spent.accounting,
@@ -46,11 +46,13 @@ def _privacy(config: ReleaseConfig, accountant: Accountant) -> dict[str, Any]:
         "budget": {"epsilon": config.privacy.epsilon, "delta": config.privacy.delta},
         "spent": spent.to_json(),
         "charges": [c.to_json() for c in accountant.charges],
+        "dataset": lifetime,
     }
 
 
 def build_manifest(*, config: ReleaseConfig, codec: TableCodec, model: Model, accountant: Accountant,
-                   decision: Decision, n_rows: int, seed: int, release_id: str, files: list[Path]) -> dict[str, Any]:
+                   decision: Decision, n_rows: int, seed: int, release_id: str, files: list[Path],
+                   lifetime: dict[str, Any]) -> dict[str, Any]:
     return {
         "synthetic": True,
         "release_id": release_id,
@@ -58,8 +60,9 @@ def build_manifest(*, config: ReleaseConfig, codec: TableCodec, model: Model, ac
         "config_hash": config.config_hash,
         "seed": seed,
         "versions": versions(),
-        "model": {"kind": model.kind, "bins": config.model.bins},
-        "privacy": _privacy(config, accountant),
+        "model": {"kind": model.kind, "bins": config.model.bins,
+                  **({"structure": model.describe()} if hasattr(model, "describe") else {})},
+        "privacy": _privacy(config, accountant, lifetime),
         "rows": {"count": n_rows, "source": "config" if config.output.rows != "estimate" else "dp-estimate"},
         "schema": codec.describe(),
         "decision": decision.decision,
@@ -70,7 +73,8 @@ def build_manifest(*, config: ReleaseConfig, codec: TableCodec, model: Model, ac
 def build_report(*, config: ReleaseConfig, codec: TableCodec, model: Model, accountant: Accountant, plan: BudgetPlan,
                  decision: Decision, figures: dict[str, Any], details: dict[str, Any],
                  estimated: list[EstimatedDomain], n_train: int, n_holdout: int, n_rows: int, seed: int,
-                 release_id: str, timings: dict[str, float], package: str) -> dict[str, Any]:
+                 release_id: str, timings: dict[str, float], package: str, warnings: list[str],
+                 lifetime: dict[str, Any]) -> dict[str, Any]:
     estimated_by_column = {e.column: e.to_json() for e in estimated}
     columns = []
     for spec, column in zip(config.attributes, details.get("columns", [])):
@@ -90,7 +94,9 @@ def build_report(*, config: ReleaseConfig, codec: TableCodec, model: Model, acco
         "checks": [c.to_json() for c in decision.checks],
         "figures": figures,
         "details": {k: v for k, v in details.items() if k != "columns"},
-        "privacy": {**_privacy(config, accountant), "plan": plan.to_json()},
+        "privacy": {**_privacy(config, accountant, lifetime), "plan": plan.to_json()},
+        "warnings": warnings,
+        "model_structure": model.describe() if hasattr(model, "describe") else None,
         "rows": {"training": n_train, "holdout": n_holdout, "synthetic": n_rows,
                  "synthetic_source": "config" if config.output.rows != "estimate" else "dp-estimate"},
         "dropped_identifiers": list(config.identifiers),

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from synthgate.privacy.accountant import Accountant
+from synthgate.privacy.accountant import Accountant, Budget
+from synthgate.privacy.ledger import BatchAmounts
 
 from .config import ReleaseConfig
 from .errors import ConfigError
@@ -28,6 +29,16 @@ class BudgetPlan:
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
+
+    def planned_amounts(self, budget: Budget) -> BatchAmounts:
+        """The most this plan can spend, for the ledger's reservation before any data is read."""
+        if self.unit == "rho":
+            return BatchAmounts(rho=self.total, rho_gaussian=self.total, epsilon_pure=0.0,
+                                delta_approx=budget.delta - self._conversion_delta(budget))
+        return BatchAmounts(rho=self.total**2 / 2, rho_gaussian=0.0, epsilon_pure=self.total, delta_approx=0.0)
+
+    def _conversion_delta(self, budget: Budget) -> float:
+        return budget.delta / 2 if self.delta_per_category_column > 0 else budget.delta
 
 
 def plan_budget(config: ReleaseConfig, accountant: Accountant) -> BudgetPlan:

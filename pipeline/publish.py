@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import uuid
@@ -17,7 +18,7 @@ from typing import Any
 
 from .errors import OutputError
 
-__all__ = ["check_output_dir", "Staging", "sha256_file"]
+__all__ = ["check_output_dir", "Staging", "sha256_file", "to_json_text"]
 
 
 def check_output_dir(out: Path) -> Path:
@@ -54,7 +55,7 @@ class Staging:
     def write_json(self, relative: str, payload: Any) -> Path:
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+        path.write_text(to_json_text(payload, indent=2) + "\n", encoding="utf-8")
         return path
 
     def write_text(self, relative: str, text: str) -> Path:
@@ -83,3 +84,21 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def to_json_text(payload: Any, *, indent: int | None = None) -> str:
+    """Strict JSON: a NaN or infinite figure (e.g. a metric that is not computable) becomes null,
+    since `NaN` is not JSON and breaks the reviewers' and schedulers' parsers."""
+    return json.dumps(_finite(payload), indent=indent, sort_keys=False, default=str, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item") and hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0:  # numpy scalar
+        return _finite(value.item())
+    return value

