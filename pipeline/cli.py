@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 import traceback
+from typing import Any
 from pathlib import Path
 import click
 
@@ -41,12 +42,20 @@ class _Progress:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.option("--log-json", is_flag=True, help="Log JSON lines to stderr (for schedulers).")
+@click.option("--ledger", "ledger_path", type=click.Path(path_type=Path), default=None,
+              help="Budget ledger (SQLite). Default: $SYNTHGATE_LEDGER, else the user data folder.")
 @click.version_option(package_name="synthgate")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool, log_json: bool) -> None:
+def cli(ctx: click.Context, debug: bool, log_json: bool, ledger_path: Path | None) -> None:
     """synthgate: differentially private synthetic data, released only through a gate."""
-    ctx.obj = {"debug": debug}
+    ctx.obj = {"debug": debug, "ledger": ledger_path}
     configure_logging(json_lines=log_json, verbose=debug)
+
+
+def _ledger(ctx: click.Context) -> Any:
+    from synthgate.privacy.ledger import Ledger, default_ledger_path
+
+    return Ledger(ctx.obj.get("ledger") or default_ledger_path())
 
 
 @cli.command()
@@ -90,12 +99,10 @@ def validate(config: Path) -> None:
 def run(ctx: click.Context, config: Path, out: Path, seed: int | None, csv: bool | None, as_json: bool,
         batch_id: str | None) -> None:
     """Run a release of CONFIG into the new directory OUT, charged to the budget ledger."""
-    from synthgate.privacy.ledger import Ledger, default_ledger_path
-
     from .config import load_config
     from .run import run_release
 
-    result = run_release(load_config(config), out=out, ledger=Ledger(default_ledger_path()), seed=seed, csv=csv,
+    result = run_release(load_config(config), out=out, ledger=_ledger(ctx), seed=seed, csv=csv,
                          batch_id=batch_id, progress=_Progress())
     if as_json:
         from .publish import to_json_text
@@ -123,29 +130,40 @@ def budget() -> None:
 @click.option("--lifetime-delta", type=click.FloatRange(min=0, max=1, max_open=True), default=1e-5,
               show_default=True, help="0 for pure accounting.")
 @click.option("--force", is_flag=True, help="Allow raising an existing budget (recorded in the ledger).")
-def budget_set(dataset: str, lifetime_epsilon: float, lifetime_delta: float, force: bool) -> None:
-    """Create or change DATASET's lifetime budget."""
-    from synthgate.privacy.ledger import Ledger, default_ledger_path
-
-    ledger = Ledger(default_ledger_path())
+@click.pass_context
+def budget_set(ctx: click.Context, dataset: str, lifetime_epsilon: float, lifetime_delta: float, force: bool) -> None:
+    """Create or change DATASET's lifetime budget. Lowering is always allowed; raising needs --force."""
+    ledger = _ledger(ctx)
     ledger.set_lifetime(dataset, epsilon=lifetime_epsilon, delta=lifetime_delta, force=force)
     click.echo(f"{dataset}: lifetime epsilon={lifetime_epsilon:g}, delta={lifetime_delta:g} in {ledger.path}")
 
 
 @budget.command("show")
-@click.argument("dataset")
+@click.argument("dataset", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def budget_show(dataset: str, as_json: bool) -> None:
-    """DATASET's lifetime budget, what its batches spent, and what remains."""
-    from synthgate.privacy.ledger import Ledger, default_ledger_path
-
-    status = Ledger(default_ledger_path()).show(dataset)
-    if as_json:
-        click.echo(json.dumps(status.to_json(), default=str))
+@click.pass_context
+def budget_show(ctx: click.Context, dataset: str | None, as_json: bool) -> None:
+    """Lifetime budget, spend and remaining budget of DATASET (default: every dataset), a row per batch."""
+    ledger = _ledger(ctx)
+    names = [dataset] if dataset else ledger.datasets()
+    statuses = [ledger.show(name) for name in names]
+    if as_json:  # one dataset: its object; all: {"ledger", "datasets": [...]}
+        payload = statuses[0].to_json() if dataset else {"ledger": str(ledger.path),
+                                                         "datasets": [s.to_json() for s in statuses]}
+        click.echo(json.dumps(payload, default=str))
         return
-    click.echo(f"{dataset}: spent epsilon={status.spent_epsilon:.4g} of {status.lifetime_epsilon:g} "
-               f"(delta={status.lifetime_delta:g}); {status.remaining_epsilon:.4g} remains; "
-               f"{len(status.batches)} batch(es)")
+    if not statuses:
+        click.echo(f"no datasets in {ledger.path}")
+    for status in statuses:
+        click.echo(f"{status.name}: lifetime epsilon={status.lifetime_epsilon:g} (delta={status.lifetime_delta:g}), "
+                   f"spent epsilon={status.spent_epsilon:.4g}, remaining epsilon={status.remaining_epsilon:.4g}")
+        click.echo(f"  {'batch':<52} {'status':<16} {'decision':<8} {'model':<11} {'epsilon':>8} {'rho':>10}")
+        for b in status.batches:
+            click.echo(f"  {b.batch_id:<52} {b.status:<16} {b.decision or '-':<8} {b.model:<11} "
+                       f"{b.epsilon:>8.4g} {b.rho:>10.4g}")
+        counted = [b for b in status.batches if b.status != "released_unspent"]
+        click.echo(f"  {'total (zCDP: the rho add up; epsilon is their composition)':<90} "
+                   f"{status.spent_epsilon:>8.4g} {sum(b.rho for b in counted):>10.4g}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -121,9 +121,10 @@ class BatchRecord:
     delta: float
     decision: str | None
     manifest_hash: str | None
+    charges: str = "[]"  # JSON list of the labelled charges written so far
 
     def to_json(self) -> dict[str, object]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "charges": json.loads(self.charges)}
 
 
 @dataclass(frozen=True)
@@ -302,7 +303,7 @@ class Ledger:
     def _batches(db: sqlite3.Connection, dataset: str) -> list[BatchRecord]:
         rows = db.execute(
             "SELECT batch_id, dataset, status, started_at, finished_at, config_hash, model, rho, rho_gaussian, epsilon_pure, "
-            "delta_approx, epsilon, delta, decision, manifest_hash FROM batches WHERE dataset = ? "
+            "delta_approx, epsilon, delta, decision, manifest_hash, charges FROM batches WHERE dataset = ? "
             "ORDER BY started_at, batch_id", (dataset,)).fetchall()
         return [BatchRecord(*r) for r in rows]
 

@@ -1,0 +1,108 @@
+"""The ledger across real runs: three batches add up, overspend is refused before reading,
+two racing processes get one success, a killed run keeps its spend."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from synthgate.pipeline.cli import main
+from synthgate.privacy.cdp import epsilon_from_rho
+
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "health_insurance.yaml"
+
+
+def _config(tmp_path: Path, *, lifetime: float, source: Path | None = None) -> Path:
+    text = CONFIG.read_text(encoding="utf-8")
+    data_path = source or (CONFIG.parent / "../../shared/datasets/health_insurance.csv").resolve()
+    text = text.replace("path: ../../shared/datasets/health_insurance.csv", f"path: {data_path}")
+    text = text.replace("lifetime_epsilon: 10.0", f"lifetime_epsilon: {lifetime}")
+    text = text.replace("utility:", "utility:\n  sample_rows: 1000")  # quicker checks; not what is measured here
+    path = tmp_path / "hi.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _show(capsys: pytest.CaptureFixture[str]) -> dict:
+    assert main(["budget", "show", "health_insurance", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_three_runs_add_up_and_a_fourth_is_refused_before_reading(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config(tmp_path, lifetime=1.7)
+    for i in range(3):
+        assert main(["run", str(config), "--out", str(tmp_path / f"run{i}"), "--seed", str(i)]) in (0, 3)
+    capsys.readouterr()
+    status = _show(capsys)
+    batches = status["batches"]
+    assert len(batches) == 3 and all(b["status"] == "completed" for b in batches)
+    total_rho = sum(b["rho"] for b in batches)
+    # zCDP: the batches' rho add up, and the total epsilon is their composition at the lifetime delta.
+    assert status["spent_epsilon"] == pytest.approx(epsilon_from_rho(total_rho, status["lifetime_delta"]), rel=1e-9)
+    assert 1.0 < status["spent_epsilon"] < 3.0
+
+    # A fourth run would pass the lifetime budget. Point it at an input that does not exist: exit 4,
+    # not 2, proves the ledger refused it before anything tried to read the data.
+    missing = _config(tmp_path, lifetime=1.7, source=tmp_path / "gone.csv")
+    assert main(["run", str(missing), "--out", str(tmp_path / "run3")]) == 4
+    err = capsys.readouterr().err
+    assert "remains" in err and not (tmp_path / "run3").exists()
+    assert len(_show(capsys)["batches"]) == 3
+
+
+_RUNNER = """
+import sys
+from synthgate.pipeline.cli import main
+sys.exit(main(["run", sys.argv[1], "--out", sys.argv[2], "--seed", "1"]))
+"""
+
+
+def test_two_parallel_runs_with_budget_for_one(tmp_path: Path, private_ledger: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config(tmp_path, lifetime=1.2)  # one ε=1 run fits; two compose to ≈1.45
+    env = {**os.environ, "SYNTHGATE_LEDGER": str(private_ledger)}
+    procs = [subprocess.Popen([sys.executable, "-c", _RUNNER, str(config), str(tmp_path / f"p{i}")], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i in range(2)]
+    codes = sorted(p.wait(timeout=300) for p in procs)
+    assert codes in ([0, 4], [3, 4])
+    batches = _show(capsys)["batches"]
+    assert [b["status"] for b in batches] == ["completed"]
+
+
+_KILLED = """
+import os, signal, sys
+from synthgate.privacy import accountant
+original = accountant.Accountant.spend
+def spend_then_die(self, charge):
+    original(self, charge)            # the charge is recorded (and written to the ledger) ...
+    if charge.label.startswith("marginal:"):
+        os.kill(os.getpid(), signal.SIGKILL)   # ... then the process dies before using the noise
+accountant.Accountant.spend = spend_then_die
+from synthgate.pipeline.cli import main
+sys.exit(main(["run", sys.argv[1], "--out", sys.argv[2], "--seed", "1"]))
+"""
+
+
+def test_a_killed_run_keeps_its_spend(tmp_path: Path, private_ledger: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config(tmp_path, lifetime=1.2)  # one run fits (ε≈0.88 at the lifetime δ); two compose to ≈1.3
+    env = {**os.environ, "SYNTHGATE_LEDGER": str(private_ledger)}
+    proc = subprocess.run([sys.executable, "-c", _KILLED, str(config), str(tmp_path / "killed")], env=env,
+                          capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (tmp_path / "killed").exists()
+    status = _show(capsys)
+    (batch,) = status["batches"]
+    assert batch["status"] == "reserved"
+    assert [c["label"] for c in batch["charges"]][-1].startswith("marginal:")  # written before the noise was used
+    # The whole reservation (the run's planned rho) counts as spent, composed at the lifetime delta.
+    assert status["spent_epsilon"] == pytest.approx(epsilon_from_rho(batch["rho"], status["lifetime_delta"]))
+    assert status["spent_epsilon"] > 0.8
+    # The next run is refused: with the killed run counted, it would pass the lifetime budget of 1.2.
+    assert main(["run", str(config), "--out", str(tmp_path / "next")]) == 4
