@@ -63,7 +63,7 @@ def _ledger(ctx: click.Context) -> Any:
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Where to write the config.")
 @click.option("--epsilon", type=click.FloatRange(min=0, max=100, min_open=True), default=1.0, show_default=True)
 @click.option("--target", default=None, help="Column to predict in the train-on-synthetic check.")
-@click.option("--model", type=click.Choice(["independent", "copula", "graphical", "schema"]), default="independent",
+@click.option("--model", type=click.Choice(["independent", "copula", "graphical", "schema"]), default="graphical",
               show_default=True)  # config.MODEL_KINDS (not imported here, to keep --help fast)
 @click.option("--force", is_flag=True, help="Overwrite an existing config.")
 def init(data: Path, out: Path, epsilon: float, target: str | None, model: str, force: bool) -> None:

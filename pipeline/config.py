@@ -169,7 +169,7 @@ class PrivacySpec(_Strict):
 
 
 class ModelSpec(_Strict):
-    kind: Literal["schema", "independent", "copula", "graphical"] = "independent"
+    kind: Literal["schema", "independent", "copula", "graphical"] = "graphical"
     bins: Annotated[int, Field(ge=2, le=4096)] = 64
     correlation_share: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
     groups: Annotated[int, Field(ge=2, le=256)] = 32  # graphical: coarse groups per column for 2-way tables

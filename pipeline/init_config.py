@@ -144,7 +144,8 @@ def draft_config(data: Path, out: Path, *, epsilon: float, target: str | None, m
         "source": {"path": str(source)},
         "holdout": {"fraction": 0.2},
         "columns": spec,
-        "privacy": {"epsilon": float(epsilon), "delta": 1e-6, "domain_share": 0.1},
+        "privacy": {"epsilon": float(epsilon), "delta": 1e-6, "domain_share": 0.1,
+                    "lifetime_epsilon": float(min(10 * epsilon, 1000.0)), "lifetime_delta": 1e-5},
         "model": {"kind": model},
         "utility": {"target": target},
         "output": {"rows": "estimate"},
@@ -157,6 +158,8 @@ def draft_config(data: Path, out: Path, *, epsilon: float, target: str | None, m
         "#   saves budget and keeps rare categories. Never copy them from the data.\n"
         "# - Columns whose names look like direct identifiers are marked role: identifier (dropped at load).\n"
         "# - nulls: true everywhere; set nulls: false where the documentation says a column is never empty.\n"
+        "# - privacy.lifetime_epsilon (drafted as 10 runs' worth) is the dataset's budget over every release;\n"
+        "#   it is written to the ledger on the first run, and only `synthgate budget set --force` raises it.\n"
     )
     text = header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
     out.parent.mkdir(parents=True, exist_ok=True)
