@@ -106,3 +106,14 @@ def test_a_killed_run_keeps_its_spend(tmp_path: Path, private_ledger: Path, caps
     assert status["spent_epsilon"] > 0.8
     # The next run is refused: with the killed run counted, it would pass the lifetime budget of 1.2.
     assert main(["run", str(config), "--out", str(tmp_path / "next")]) == 4
+
+
+def test_a_dataset_without_a_lifetime_budget_is_refused_until_one_is_set(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config(tmp_path, lifetime=10.0)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("  lifetime_epsilon: 10.0\n  lifetime_delta: 1.0e-5\n", ""), encoding="utf-8")
+    assert main(["run", str(config), "--out", str(tmp_path / "r")]) == 2
+    assert "budget set health_insurance" in capsys.readouterr().err and not (tmp_path / "r").exists()
+    assert main(["budget", "set", "health_insurance", "--lifetime-epsilon", "3"]) == 0
+    assert main(["run", str(config), "--out", str(tmp_path / "r")]) in (0, 3)
