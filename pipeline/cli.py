@@ -119,6 +119,20 @@ def run(ctx: click.Context, config: Path, out: Path, seed: int | None, csv: bool
     ctx.exit(EXIT_RELEASED if result.released else EXIT_HELD)
 
 
+@cli.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Directory to create.")
+def replay(run_dir: Path, out: Path) -> None:
+    """Re-create RUN's synthetic table from its stored DP measurements and seed (no data, no spend)."""
+    from .replay import replay_release
+
+    result = replay_release(run_dir, out=out)
+    click.echo(f"{'identical' if result.identical else 'DIFFERENT'}: {result.path} (sha256 {result.sha256[:16]}…, "
+               f"manifest {result.expected_sha256[:16]}…)")
+    if not result.identical:
+        raise click.exceptions.Exit(EXIT_INTERNAL)
+
+
 @cli.group()
 def budget() -> None:
     """Lifetime privacy budgets in the ledger (SYNTHGATE_LEDGER, or the user data folder)."""

@@ -28,6 +28,7 @@ __all__ = [
     "DatetimeCodec",
     "TableCodec",
     "codec_from_spec",
+    "codec_from_description",
     "EncodingError",
     "OTHER",
 ]
@@ -166,6 +167,7 @@ class NumericCodec(ColumnCodec):
         if not (np.isfinite(low) and np.isfinite(high) and low < high):
             raise EncodingError(f"column '{name}': bounds must be finite with low < high")
         self.name, self.low, self.high, self.integer, self.nulls = name, float(low), float(high), integer, nulls
+        self.requested_bins = bins
         if integer:
             self.low, self.high = float(np.ceil(low)), float(np.floor(high))
             span = int(self.high - self.low) + 1
@@ -194,7 +196,7 @@ class NumericCodec(ColumnCodec):
 
     def describe(self) -> dict[str, Any]:
         return {"type": "integer" if self.integer else "numeric", "bounds": [self.low, self.high],
-                "bins": self.n_values, "nulls": self.nulls}
+                "bins": self.n_values, "requested_bins": self.requested_bins, "nulls": self.nulls}
 
     def _value_labels(self) -> list[str]:
         if self.integer:
@@ -218,7 +220,8 @@ class DatetimeCodec(NumericCodec):
 
     def describe(self) -> dict[str, Any]:
         low, high = (pd.Timestamp(v, unit="s", tz="UTC").isoformat() for v in (self.low, self.high))
-        return {"type": "datetime", "bounds": [low, high], "bins": self.n_values, "nulls": self.nulls}
+        return {"type": "datetime", "bounds": [low, high], "bins": self.n_values,
+                "requested_bins": self.requested_bins, "nulls": self.nulls}
 
     def _value_labels(self) -> list[str]:
         return [pd.Timestamp(a, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M") for a in self.edges[:-1]]
@@ -245,6 +248,20 @@ def codec_from_spec(spec: ColumnSpec, *, bins: int, estimated: dict[str, Any] | 
     if spec.type == "datetime":
         return DatetimeCodec(spec.name, low, high, bins=bins, nulls=nulls)
     return NumericCodec(spec.name, float(low), float(high), bins=bins, integer=spec.type == "integer", nulls=nulls)
+
+
+def codec_from_description(name: str, description: dict[str, Any]) -> ColumnCodec:
+    """Rebuild a codec from its published description (the manifest's schema), e.g. for replay."""
+    kind, nulls = description["type"], bool(description["nulls"])
+    if kind == "categorical":
+        return CategoricalCodec(name, description["categories"], other=bool(description["other"]), nulls=nulls)
+    if kind == "boolean":
+        return BooleanCodec(name, nulls=nulls)
+    low, high = description["bounds"]
+    bins = int(description.get("requested_bins", description["bins"]))
+    if kind == "datetime":
+        return DatetimeCodec(name, pd.Timestamp(low), pd.Timestamp(high), bins=bins, nulls=nulls)
+    return NumericCodec(name, float(low), float(high), bins=bins, integer=kind == "integer", nulls=nulls)
 
 
 class TableCodec:

@@ -337,8 +337,11 @@ def _publish(staging: Staging, folder: str, config: ReleaseConfig, codec: TableC
 
     staging.write_json("internal/report.json", report)
     staging.write_text("internal/report.html", render_html(report))
-    staging.write_json("internal/measurements.json",
-                       {"release_id": release_id, "measurements": [m.to_json() for m in model.measurements_]})
+    staging.write_json("internal/measurements.json", {
+        "release_id": release_id, "seed": seed, "rows": n_rows, "model": model.kind,
+        "model_params": {"groups": config.model.groups, "correlation_share": config.model.correlation_share},
+        "chunk_rows": config.output.chunk_rows, "structure": model.structure(),
+        "measurements": [m.to_json() for m in model.measurements_]})
     for path in (staging.root / "internal").iterdir():
         path.chmod(0o600)
     package.rename(staging.root / folder)

@@ -37,6 +37,23 @@ class Model(abc.ABC):
         self.domain_ = table.domain
         return self
 
+    def restore(self, domain: Domain, measurements: Sequence[Measurement],
+                structure: dict[str, object] | None = None) -> Model:
+        """Rebuild a fitted model from its stored DP measurements (and public structure) with no
+        data and no spend: fitting is post-processing, so the same measurements give the same model."""
+        self.domain_ = None
+        self.measurements_ = list(measurements)
+        self._restore(domain, structure or {})
+        self.domain_ = domain
+        return self
+
+    def structure(self) -> dict[str, object]:
+        """Public choices made under DP that `restore` needs besides the measurements."""
+        return {}
+
+    def _restore(self, domain: Domain, structure: dict[str, object]) -> None:
+        """Estimate the model from `self.measurements_` (post-processing only)."""
+
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """n rows of codes (n x d, int32), in domain column order."""
         if self.domain_ is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import norm
 
+from ..domain import Domain
 from ..table import PrivateTable
 from .base import Model, ModelError, probabilities_from
 
@@ -40,15 +41,19 @@ class CopulaModel(Model):
         share = self.correlation_share if len(columns) >= 2 else 0.0
         marginal_cost = budget * (1 - share) / len(columns)
         marginals = [table.marginal([c], cost=marginal_cost) for c in columns]
-        self.probabilities_ = [probabilities_from(m.noisy_counts) for m in marginals]
         self.measurements_ = list(marginals)
-        if len(columns) < 2:
-            self.correlation_ = np.eye(len(columns))
-            return
-        scores = [normal_scores(p) for p in self.probabilities_]
-        moments = table.second_moments(columns, scores, clip=_CLIP, cost=budget * self.correlation_share)
-        self.measurements_.append(moments)
-        self.correlation_ = nearest_correlation(_matrix_from_upper(moments.noisy_counts, len(columns)))
+        if len(columns) >= 2:
+            scores = [normal_scores(probabilities_from(m.noisy_counts)) for m in marginals]
+            self.measurements_.append(
+                table.second_moments(columns, scores, clip=_CLIP, cost=budget * self.correlation_share))
+        self._restore(table.domain, {})
+
+    def _restore(self, domain: Domain, structure: dict[str, object]) -> None:
+        d = len(domain.columns)
+        self.probabilities_ = [probabilities_from(m.noisy_counts) for m in self.measurements_[:d]]
+        moments = [m for m in self.measurements_ if m.kind == "moments"]
+        self.correlation_ = (nearest_correlation(_matrix_from_upper(moments[0].noisy_counts, d)) if moments
+                             else np.eye(d))
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         d = len(self.probabilities_)

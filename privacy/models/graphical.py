@@ -26,7 +26,7 @@ from collections.abc import Collection, Mapping
 
 import numpy as np
 
-from ..domain import Measurement
+from ..domain import Domain, Measurement
 from ..table import PrivateTable
 from .base import Model, ModelError, probabilities_from, row_count_from
 
@@ -61,8 +61,7 @@ class GraphicalModel(Model):
         d = len(columns)
         one_way_share, select_share, two_way_share = self.shares if d > 1 else (1.0, 0.0, 0.0)
         one_way = [table.marginal([c], cost=budget * one_way_share / d) for c in columns]
-        self.fine_ = [probabilities_from(m.noisy_counts) for m in one_way]
-        self.groupings_ = {c: self._grouping(c, p) for c, p in zip(columns, self.fine_)}
+        self._set_groups(one_way)
         n_hat = max(row_count_from(one_way) or 1.0, 1.0)
         self.edges_: list[tuple[int, int]] = []
         two_way: list[Measurement] = []
@@ -73,6 +72,22 @@ class GraphicalModel(Model):
                        for i, j in self.edges_]
         self.measurements_ = [*one_way, *two_way]
         self._estimate(one_way, two_way)
+
+    def _set_groups(self, one_way: list[Measurement]) -> None:
+        self.fine_ = [probabilities_from(m.noisy_counts) for m in one_way]
+        self.groupings_ = {c: self._grouping(c, p) for c, p in zip(self.columns_, self.fine_)}
+
+    def _restore(self, domain: Domain, structure: dict[str, object]) -> None:
+        self.columns_ = domain.columns
+        d = len(domain.columns)
+        one_way, two_way = self.measurements_[:d], self.measurements_[d:]
+        self._set_groups(one_way)
+        edges = structure.get("edges", [])
+        self.edges_ = [(domain.index(a), domain.index(b)) for a, b in edges]  # type: ignore[union-attr]
+        self._estimate(one_way, two_way)
+
+    def structure(self) -> dict[str, object]:
+        return self.describe()
 
     # --- structure ---------------------------------------------------------------------------
     def _grouping(self, column: str, fine: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..domain import Domain
 from ..table import PrivateTable
 from .base import Model, ModelError, probabilities_from
 
@@ -20,6 +21,9 @@ class IndependentModel(Model):
             raise ModelError("the independent model needs a positive budget")
         share = budget / len(table.domain.columns)
         self.measurements_ = [table.marginal([c], cost=share) for c in table.domain.columns]
+        self._restore(table.domain, {})
+
+    def _restore(self, domain: Domain, structure: dict[str, object]) -> None:
         self.probabilities_ = [probabilities_from(m.noisy_counts) for m in self.measurements_]
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
