@@ -342,8 +342,12 @@ def _publish(staging: Staging, folder: str, config: ReleaseConfig, codec: TableC
         "model_params": {"groups": config.model.groups, "correlation_share": config.model.correlation_share},
         "chunk_rows": config.output.chunk_rows, "structure": model.structure(),
         "measurements": [m.to_json() for m in model.measurements_]})
-    for path in (staging.root / "internal").iterdir():
-        path.chmod(0o600)
+    # Internal reports, and held packages (not cleared for release), are readable by the owner only.
+    private = [staging.root / "internal", *([package] if folder == "held" else [])]
+    for directory in private:
+        directory.chmod(0o700)
+        for path in directory.iterdir():
+            path.chmod(0o600)
     package.rename(staging.root / folder)
     final = staging.commit()
     return {"run": str(final), folder: str(final / folder), "report_html": str(final / "internal" / "report.html"),

@@ -368,9 +368,22 @@ def test_internal_report_is_marked_and_private(released: dict[str, Any]) -> None
     assert "INTERNAL" in html
     report = json.loads((internal / "report.json").read_text(encoding="utf-8"))
     assert report["internal"] is True and "INTERNAL" in report["notice"]
+    assert stat.S_IMODE(internal.stat().st_mode) == 0o700
     for path in internal.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert not (released["out"] / "release" / "report.html").exists()
+
+
+def test_held_package_is_private(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "toy.csv"
+    make_table(800).to_csv(source, index=False)
+    config = write_config(tmp_path, source)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text + "gate:\n  max_tvd_1way_mean: 0.0\n", encoding="utf-8")  # nothing passes: HOLD
+    assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 3
+    held = tmp_path / "run" / "held"
+    assert stat.S_IMODE(held.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in held.iterdir())
 
 
 def test_run_text_output_and_held_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
