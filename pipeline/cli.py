@@ -112,6 +112,8 @@ def run(ctx: click.Context, config: Path, out: Path, seed: int | None, csv: bool
         click.echo(f"{result.decision}: {result.release_id}")
         for reason in result.reasons:
             click.echo(f"  - {reason}")
+        for warning in result.warnings:
+            click.echo(f"  ! {warning}")
         click.echo(f"spent epsilon={result.spent['epsilon']:.4g} (delta={result.spent['delta']:g}, "
                    f"{result.spent['accounting']})")
         for name, path in result.paths.items():

@@ -188,6 +188,11 @@ class NumericCodec(ColumnCodec):
     def _as_float(self, values: pd.Series) -> np.ndarray:
         return values.to_numpy(dtype=float)
 
+    def count_outside(self, values: pd.Series) -> int:
+        """How many non-null values lie outside the bounds (and are clamped by `encode`)."""
+        x = self._as_float(values[values.notna()])
+        return int(np.count_nonzero((x < self.low) | (x > self.high)))
+
     def _decode(self, codes: np.ndarray, rng: np.random.Generator) -> Any:
         left, right = self.edges[codes], self.edges[codes + 1]
         if self.integer:

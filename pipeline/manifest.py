@@ -80,7 +80,8 @@ def build_report(*, config: ReleaseConfig, codec: TableCodec, model: Model, acco
     for spec, column in zip(config.attributes, details.get("columns", [])):
         columns.append({**column, "type": spec.type,
                         "domain_source": "dp-estimate" if spec.is_estimated else "config",
-                        "estimate": estimated_by_column.get(spec.name)})
+                        "estimate": estimated_by_column.get(spec.name),
+                        "clamped_rows": details.get("clamped_to_dp_bounds", {}).get(spec.name)})
     return {
         "internal": True,
         "notice": "INTERNAL: contains non-DP figures computed on the real data. Never part of a release.",
@@ -93,7 +94,10 @@ def build_report(*, config: ReleaseConfig, codec: TableCodec, model: Model, acco
         "reasons": decision.reasons,
         "checks": [c.to_json() for c in decision.checks],
         "figures": figures,
-        "details": {k: v for k, v in details.items() if k != "columns"},
+        "details": {k: v for k, v in details.items() if k not in ("columns", "clamped_to_dp_bounds")},
+        "notes": ["datetimes are read and written in UTC (naive times are taken as UTC)",
+                  "values outside DP-estimated bounds are clamped to them; each column says how many",
+                  "categories outside a DP-estimated list are merged into one '__other__' code"],
         "privacy": {**_privacy(config, accountant, lifetime), "plan": plan.to_json()},
         "warnings": warnings,
         "model_structure": model.describe() if hasattr(model, "describe") else None,

@@ -140,8 +140,14 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
     warnings = [f"column '{e.column}': {e.warning}" for e in estimated if e.warning]
     for warning in warnings:
         log.warning(warning)
+    clamped: dict[str, int] = {}
     with clock("encode"):
-        codes = _encode_training(config, codec, seed, progress)
+        codes = _encode_training(config, codec, seed, progress, clamped)
+    for column, n in clamped.items():
+        if n > 0.01 * max(len(codes), 1):
+            warnings.append(f"column '{column}': {n / len(codes):.0%} of training values fell outside the DP-estimated "
+                            "bounds and were clamped; give public bounds or raise privacy.domain_share")
+            log.warning(warnings[-1])
 
     with clock("fit"):
         model = make_model(config.model.kind, correlation_share=config.model.correlation_share,
@@ -177,6 +183,7 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
                 config=config, codec=codec, train_codes=codes, synth_codes=sampled.codes,
                 train_sample=first.train_sample, holdout_sample=first.holdout_sample,
                 synth_sample=codec.canonical(sampled.head), seed=seed))
+        details["clamped_to_dp_bounds"] = clamped
         decision = gate(figures, config.gate)
 
         with clock("publish"):
@@ -268,7 +275,12 @@ def _split_source(config: ReleaseConfig, seed: int) -> Iterator[tuple[Path, Pars
         yield holdout_path, holdout_failures, batch.frame.iloc[:0], batch.frame
 
 
-def _encode_training(config: ReleaseConfig, codec: TableCodec, seed: int, progress: Progress | None) -> np.ndarray:
+def _encode_training(config: ReleaseConfig, codec: TableCodec, seed: int, progress: Progress | None,
+                     clamped: dict[str, int]) -> np.ndarray:
+    """Training rows as codes. Counts, per column with DP-estimated bounds, the values clamped to
+    them (for the internal report: nothing is lost without a word)."""
+    estimated = [c for c, spec in zip(codec.codecs, config.attributes)
+                 if spec.bounds == "estimate" and isinstance(c, NumericCodec)]
     parts = []
     rows = 0
     batches: Iterator[Batch] = iter_batches(config.source_path, config.source_format, config.attributes,
@@ -276,6 +288,9 @@ def _encode_training(config: ReleaseConfig, codec: TableCodec, seed: int, progre
     split = iter_split(batches, seed=seed, fraction=None if config.holdout_path else config.holdout.fraction)
     for train, _ in split:
         parts.append(codec.encode(train))
+        for column_codec in estimated:
+            clamped[column_codec.name] = clamped.get(column_codec.name, 0) + \
+                column_codec.count_outside(train[column_codec.name])
         rows += len(train)
         if progress:
             progress("encode", rows)
