@@ -4,7 +4,7 @@ Run from the repository root:
 
     .venv/bin/python -m bench.models [--repeats 3]
 
-After one untimed warm-up run, each kind (schema, independent, copula) is released `repeats`
+After one untimed warm-up run, each kind (schema, independent, copula, graphical) is released `repeats`
 times (seeds 1..N, interleaved so machine noise hits every kind alike, a fresh out dir each time) from configs/health_insurance.yaml
 with epsilon 1. Medians are reported. Writes bench/models.json and bench/models.md.
 
@@ -33,7 +33,7 @@ from bench._common import REPO, config_path, fmt, machine_info, make_config, med
 
 TABLE = "health_insurance"
 EPSILON = 1.0
-KINDS = ("schema", "independent", "copula")
+KINDS = ("schema", "independent", "copula", "graphical")
 SCHEMA_ROWS = 8802  # documented row count of AER::HealthInsurance (public), see the module docstring
 JSON_OUT = REPO / "bench" / "models.json"
 MD_OUT = REPO / "bench" / "models.md"
@@ -43,11 +43,13 @@ FIGURES = ("tvd_1way_mean", "tvd_2way_mean", "tvd_3way_mean", "correlation_error
 
 def _run(kind: str, seed: int, scratch: Path) -> dict[str, Any]:
     from synthgate.pipeline.run import run_release
+    from synthgate.privacy.ledger import Ledger
 
     config = make_config(TABLE, kind=kind, epsilon=EPSILON, rows=SCHEMA_ROWS if kind == "schema" else None)
     out = scratch / f"{kind}-{seed}"
+    ledger = Ledger(scratch / f"ledger-{kind}-{seed}.sqlite")  # a fresh ledger per run: repeats must not run dry
     start = time.perf_counter()
-    result = run_release(config, out=out, seed=seed)
+    result = run_release(config, out=out, seed=seed, ledger=ledger)
     wall = time.perf_counter() - start
     report = json.loads(Path(result.paths["report_json"]).read_text(encoding="utf-8"))
     shutil.rmtree(out)

@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python -m bench.stages [--repeats 3] [--tables health_insurance,fertility] [--models independent,copula]
+    .venv/bin/python -m bench.stages [--repeats 3] [--tables health_insurance,fertility] [--models independent,copula,graphical]
 
 For every shared table and model kind (epsilon 1) a fresh subprocess runs the release `repeats`
 times (seeds 1..N, a fresh out dir each time) and, interleaved with them, the baseline: read the
@@ -35,7 +35,7 @@ from bench._common import (REPO, TABLES, config_path, fmt, machine_info, make_co
 STAGES = ("load_validate", "domains", "encode", "fit", "sample", "check", "publish")
 SHORT = {"load_validate": "load", "domains": "dom", "encode": "enc", "fit": "fit", "sample": "sample",
          "check": "check", "publish": "pub"}
-MODELS = ("independent", "copula")
+MODELS = ("independent", "copula", "graphical")
 EPSILON = 1.0
 RESULTS = REPO / "bench" / "results.json"
 WORKER_TIMEOUT = 900
@@ -113,11 +113,13 @@ class _RssSampler:
 
 def _one_release(config: Any, seed: int, scratch: Path) -> dict[str, Any]:
     from synthgate.pipeline.run import run_release
+    from synthgate.privacy.ledger import Ledger
 
     out = scratch / f"run-{seed}"  # must not exist yet: run_release wants a new or empty directory
+    ledger = Ledger(scratch / f"ledger-{seed}.sqlite")  # a fresh ledger per run: repeats must not run dry
     with _RssSampler() as sampler:
         start = time.perf_counter()
-        result = run_release(config, out=out, seed=seed)
+        result = run_release(config, out=out, seed=seed, ledger=ledger)
         wall = time.perf_counter() - start
     report = json.loads(Path(result.paths["report_json"]).read_text(encoding="utf-8"))
     shutil.rmtree(out)
@@ -245,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if unknown := [t for t in tables if t not in TABLES]:
         parser.error(f"unknown table(s) {unknown}; choose from {', '.join(TABLES)}")
-    if unknown := [m for m in models if m not in ("schema", "independent", "copula")]:
+    if unknown := [m for m in models if m not in ("schema", "independent", "copula", "graphical")]:
         parser.error(f"unknown model kind(s) {unknown}")
 
     info = machine_info()
