@@ -69,12 +69,15 @@ class PrivateTable:
         return Measurement(columns, noisy, mechanism.stddev, label, sizes)
 
     def select(self, candidates: Sequence[Sequence[str]], estimates: Sequence[np.ndarray], *, cost: float,
-               label: str, groupings: Mapping[str, np.ndarray] | None = None) -> int:
+               label: str, groupings: Mapping[str, np.ndarray] | None = None,
+               offsets: Sequence[float] | None = None) -> int:
         """Exponential mechanism: pick the candidate marginal whose true counts are farthest (L1) from
-        the public `estimates` (counts of the same shape). Charges `cost` first.
+        the public `estimates` (counts of the same shape), less a public per-candidate `offset`.
+        Charges `cost` first.
 
-        The L1 distance moves by at most 1 when a row is added or removed, so the sensitivity is 1.
-        Under zCDP a cost ρ buys ε = sqrt(8ρ) (the mechanism is ε²/8-zCDP: Cesar & Rogers 2021).
+        The L1 distance moves by at most 1 when a row is added or removed, and the offsets are
+        public constants, so the sensitivity is 1. Under zCDP a cost ρ buys ε = sqrt(8ρ) (the
+        mechanism is ε²/8-zCDP: Cesar & Rogers 2021).
         """
         if len(candidates) != len(estimates) or not candidates:
             raise ValueError("select needs one estimate per candidate, and at least one candidate")
@@ -87,8 +90,11 @@ class PrivateTable:
         epsilon = float(np.sqrt(8 * cost)) if self.cost_unit == "rho" else float(cost)
         charge = Charge(label, rho=cost) if self.cost_unit == "rho" else Charge(label, epsilon=cost)
         self._accountant.spend(charge)
-        utility = [float(np.abs(self._exact_counts(tuple(c), shape, groupings) - e).sum())
-                   for c, shape, e in zip(candidates, shapes, estimates)]
+        offsets = [0.0] * len(candidates) if offsets is None else [float(o) for o in offsets]
+        if len(offsets) != len(candidates) or not np.all(np.isfinite(offsets)):
+            raise ValueError("select needs one finite offset per candidate")
+        utility = [float(np.abs(self._exact_counts(tuple(c), shape, groupings) - e).sum()) - o
+                   for c, shape, e, o in zip(candidates, shapes, estimates, offsets)]
         return int(Exponential(epsilon=epsilon, sensitivity=1.0, utility=utility).randomise())
 
     def second_moments(

@@ -30,7 +30,7 @@ from ..domain import Domain, Measurement
 from ..table import PrivateTable
 from .base import Model, ModelError, probabilities_from, row_count_from
 
-__all__ = ["GraphicalModel", "quantile_groups", "frequent_groups"]
+__all__ = ["GraphicalModel", "quantile_groups", "frequent_groups", "sampling_l1"]
 
 _IPF_ITERATIONS = 60
 
@@ -41,7 +41,7 @@ class GraphicalModel(Model):
     kind = "graphical"
 
     def __init__(self, *, groups: int = 32, ordered: Collection[str] = (), null_codes: Mapping[str, int] | None = None,
-                 shares: tuple[float, float, float] = (0.3, 0.1, 0.6)) -> None:
+                 shares: tuple[float, float, float] = (0.3, 0.15, 0.55)) -> None:
         """`ordered` names columns whose codes are ordered (numeric bins); `null_codes` gives each
         column's null code, if any. `shares` split the budget: 1-way, selection, 2-way."""
         super().__init__()
@@ -116,7 +116,8 @@ class GraphicalModel(Model):
             estimates = [n_hat * np.outer(coarse[i], coarse[j]) for i, j in candidates]
             names = [(table.domain.columns[i], table.domain.columns[j]) for i, j in candidates]
             choice = table.select(names, estimates, cost=budget / (d - 1), groupings=self.groupings_,
-                                  label=f"select:tree-edge-{round_ + 1}")
+                                  label=f"select:tree-edge-{round_ + 1}",
+                                  offsets=[sampling_l1(e, n_hat) for e in estimates])
             i, j = candidates[choice]
             edges.append((i, j))
             old, new = component[j], component[i]
@@ -186,6 +187,17 @@ class GraphicalModel(Model):
         names = self.columns_
         return {"edges": [[names[i], names[j]] for i, j in self.edges_],
                 "groups": {c: int(g.max()) + 1 for c, g in self.groupings_.items()}}
+
+
+def sampling_l1(expected: np.ndarray, n: float) -> float:
+    """Expected L1 distance between a multinomial sample of n rows and its expected counts.
+
+    Even two independent columns show this much "dependence" by chance, and more the more
+    cells their table has; subtracting it (a public constant) keeps selection from favouring
+    wide tables over real relationships. Each cell: E|X - np| ≈ sqrt(2/π · n·p·(1-p)).
+    """
+    p = np.clip(np.asarray(expected, float).ravel() / max(n, 1.0), 0.0, 1.0)
+    return float(np.sum(np.sqrt(2.0 / np.pi * n * p * (1.0 - p))))
 
 
 def quantile_groups(fine: np.ndarray, groups: int, *, null_code: int | None) -> np.ndarray:
