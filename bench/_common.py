@@ -7,7 +7,6 @@ import datetime as dt
 import importlib.metadata
 import os
 import platform
-import re
 import resource
 import statistics
 import subprocess
@@ -15,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
+from synthgate.pipeline.config import parse_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "configs"
@@ -24,25 +23,12 @@ PACKAGES = ("synthgate", "numpy", "pandas", "pyarrow", "scikit-learn", "scipy", 
             "great-expectations", "pydantic", "threadpoolctl")
 
 
-class _Yaml12BoolLoader(yaml.SafeLoader):
-    """SafeLoader where only true/false are booleans (as synthgate's own loader: `yes`/`no` stay strings)."""
-
-
-_Yaml12BoolLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Yaml12BoolLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
 def config_path(table: str) -> Path:
     return (CONFIGS / f"{table}.yaml").resolve()
 
 
 def load_raw(table: str) -> dict[str, Any]:
-    return yaml.load(config_path(table).read_text(encoding="utf-8"), Loader=_Yaml12BoolLoader)  # noqa: S506
+    return parse_yaml(config_path(table).read_text(encoding="utf-8"))
 
 
 def make_config(table: str, *, kind: str | None = None, epsilon: float | None = None,

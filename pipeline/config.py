@@ -31,6 +31,7 @@ __all__ = [
     "OutputSpec",
     "ReleaseConfig",
     "load_config",
+    "parse_yaml",
     "config_from_mapping",
     "ESTIMATE",
     "COLUMN_TYPES",
@@ -267,7 +268,7 @@ def load_config(path: str | Path) -> ReleaseConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config ({type(exc).__name__})") from None
     try:
-        raw = yaml.load(text, Loader=_Yaml12BoolLoader)  # noqa: S506 - a SafeLoader subclass
+        raw = parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -415,6 +416,11 @@ _Yaml12BoolLoader.yaml_implicit_resolvers = {
 _Yaml12BoolLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML as synthgate reads configs: safe, YAML 1.2 booleans only, duplicate keys refused."""
+    return yaml.load(text, Loader=_Yaml12BoolLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def _message(err: Any) -> str:
