@@ -173,6 +173,9 @@ def budget_show(ctx: click.Context, dataset: str | None, as_json: bool) -> None:
     for status in statuses:
         click.echo(f"{status.name}: lifetime epsilon={status.lifetime_epsilon:g} (delta={status.lifetime_delta:g}), "
                    f"spent epsilon={status.spent_epsilon:.4g}, remaining epsilon={status.remaining_epsilon:.4g}")
+        if status.remaining_rho is not None:
+            click.echo(f"  zCDP: spent rho={status.spent_rho:.4g}, remaining rho={status.remaining_rho:.4g} "
+                       "(a batch fits if its rho does; an eps=1, delta=1e-6 run costs rho=0.02436)")
         click.echo(f"  {'batch':<52} {'status':<16} {'decision':<8} {'model':<11} {'epsilon':>8} {'rho':>10}")
         for b in status.batches:
             click.echo(f"  {b.batch_id:<52} {b.status:<16} {b.decision or '-':<8} {b.model:<11} "

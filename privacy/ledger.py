@@ -25,7 +25,7 @@ from pathlib import Path
 from synthgate.pipeline.errors import BudgetExceededError, ConfigError
 
 from .accountant import Charge
-from .cdp import epsilon_from_rho
+from .cdp import epsilon_from_rho, rho_from_epsilon
 
 __all__ = ["Ledger", "LedgerError", "BatchRecord", "DatasetBudget", "default_ledger_path", "BatchAmounts"]
 
@@ -139,9 +139,27 @@ class DatasetBudget:
     def remaining_epsilon(self) -> float:
         return max(0.0, self.lifetime_epsilon - self.spent_epsilon)
 
+    @property
+    def spent_rho(self) -> float:
+        return sum(b.rho for b in self.batches if b.status != "released_unspent")
+
+    @property
+    def remaining_rho(self) -> float | None:
+        """Under zCDP, the ρ a further batch may still spend (with no thresholding δ); None under pure ε.
+
+        More telling than the ε left: zCDP batches compose sub-additively in ε, so a run of ε=1
+        can fit where 'remaining epsilon' reads less than 1."""
+        if self.lifetime_delta == 0:
+            return None
+        delta_left = self.lifetime_delta - sum(b.delta_approx for b in self.batches if b.status != "released_unspent")
+        if delta_left <= 0:
+            return 0.0
+        return max(0.0, rho_from_epsilon(self.lifetime_epsilon, delta_left) - self.spent_rho)
+
     def to_json(self) -> dict[str, object]:
         return {"dataset": self.name, "lifetime_epsilon": self.lifetime_epsilon, "lifetime_delta": self.lifetime_delta,
                 "spent_epsilon": self.spent_epsilon, "remaining_epsilon": self.remaining_epsilon,
+                "spent_rho": self.spent_rho, "remaining_rho": self.remaining_rho,
                 "batches": [b.to_json() for b in self.batches]}
 
 
