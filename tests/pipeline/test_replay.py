@@ -19,7 +19,7 @@ def _config(tmp_path: Path, model: str) -> Path:
     shutil.copy(DATA, source)
     text = (ROOT / "configs" / "health_insurance.yaml").read_text(encoding="utf-8")
     text = text.replace("path: ../../shared/datasets/health_insurance.csv", f"path: {source}")
-    text = text.replace("kind: independent", f"kind: {model}").replace("utility:", "utility:\n  sample_rows: 500")
+    text = text.replace("kind: graphical", f"kind: {model}").replace("utility:", "utility:\n  sample_rows: 500")
     path = tmp_path / "hi.yaml"
     path.write_text(text, encoding="utf-8")
     return path
