@@ -1,0 +1,1 @@
+"""Fidelity benchmark: synthgate's models against the MST baseline (see harness.py)."""
