@@ -22,7 +22,8 @@ __all__ = ["check_output_dir", "Staging", "sha256_file", "to_json_text"]
 
 
 def check_output_dir(out: Path) -> Path:
-    """Refuse an output that exists and is not an empty directory, or that is a symlink."""
+    """Refuse an output that exists and is not an empty directory, or that is a symlink; create
+    missing parent folders."""
     out = Path(out)
     if out.is_symlink():
         raise OutputError(f"{out}: output path is a symbolic link; give a plain directory path")
@@ -32,8 +33,12 @@ def check_output_dir(out: Path) -> Path:
         if any(out.iterdir()):
             raise OutputError(f"{out}: output directory is not empty; choose a new --out for each run")
     parent = out.absolute().parent
-    if not parent.is_dir():
-        raise OutputError(f"{parent}: parent folder of --out does not exist")
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(f"{parent}: parent of --out is not a folder")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)  # `--out runs/2026-11` works on a fresh checkout
+    except OSError as exc:
+        raise OutputError(f"{parent}: cannot create the parent folder of --out ({type(exc).__name__})") from None
     if not os.access(parent, os.W_OK):
         raise OutputError(f"{parent}: parent folder of --out is not writable")
     return out

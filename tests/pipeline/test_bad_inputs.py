@@ -395,9 +395,13 @@ def reads_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the input was read before --out was checked")
 
+    # Import run.py before patching load.py: importing it while load.iter_batches is patched would bind
+    # the stand-in into run.py, and monkeypatch would then "restore" the stand-in after the test.
+    import synthgate.pipeline.run as run_module
+
     for name in ("read_header", "iter_batches", "_iter_raw"):
         monkeypatch.setattr(load_module, name, refuse)
-    monkeypatch.setattr("synthgate.pipeline.run.iter_batches", refuse)
+    monkeypatch.setattr(run_module, "iter_batches", refuse)
 
 
 def test_out_not_empty_exits_before_reading_anything(ws: Workspace, capsys: pytest.CaptureFixture[str],
@@ -417,13 +421,22 @@ def test_out_is_a_file(ws: Workspace, capsys: pytest.CaptureFixture[str], reads_
     assert_one_clear_line(code, err, str(ws.out), "not a directory")
 
 
-def test_out_parent_missing(ws: Workspace, capsys: pytest.CaptureFixture[str], reads_forbidden: None) -> None:
+def test_out_parent_is_a_file(ws: Workspace, capsys: pytest.CaptureFixture[str], reads_forbidden: None) -> None:
     config = ws.config(ws.table(csv_bytes(make_table())))
-    out = ws.root / "no" / "such" / "run"
+    (ws.root / "plain").write_text("not a folder", encoding="utf-8")
+    out = ws.root / "plain" / "run"
     code = main(["run", str(config), "--out", str(out)])
     err = capsys.readouterr().err
-    assert_one_clear_line(code, err, "does not exist")
-    assert not (ws.root / "no").exists()
+    assert_one_clear_line(code, err, "is not a folder")
+    assert (ws.root / "plain").read_text(encoding="utf-8") == "not a folder"
+
+
+def test_out_parents_are_created(ws: Workspace) -> None:
+    """`--out runs/2026-11/batch` on a fresh checkout: missing parent folders are made."""
+    config = ws.config(ws.table(csv_bytes(make_table())))
+    out = ws.root / "runs" / "2026-11" / "batch"
+    assert main(["run", str(config), "--out", str(out)]) in (0, 3)
+    assert (out / "internal" / "report.json").is_file()
 
 
 @pytest.mark.parametrize("target", ["empty-dir", "full-dir", "dangling"])
