@@ -127,8 +127,10 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
                accountant: Accountant, ledger: Ledger, progress: Progress | None) -> ReleaseResult:
     timings: dict[str, float] = {}
     clock = _Clock(timings)
+    inputs = InputSnapshot.of(config)
     with clock("load_validate"):
         first = _first_pass(config, seed, progress)
+    inputs.check_unchanged()
     event(log, "input passed its contract", stage="validate", rows=first.n_train + first.n_holdout,
           seconds=timings["load_validate"])
 
@@ -143,6 +145,7 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
     clamped: dict[str, int] = {}
     with clock("encode"):
         codes = _encode_training(config, codec, seed, progress, clamped)
+    inputs.check_unchanged()  # both passes must have read the same table
     for column, n in clamped.items():
         if n > 0.01 * max(len(codes), 1):
             warnings.append(f"column '{column}': {n / len(codes):.0%} of training values fell outside the DP-estimated "
@@ -367,6 +370,36 @@ def _publish(staging: Staging, folder: str, config: ReleaseConfig, codec: TableC
     final = staging.commit()
     return {"run": str(final), folder: str(final / folder), "report_html": str(final / "internal" / "report.html"),
             "report_json": str(final / "internal" / "report.json")}
+
+
+@dataclass(frozen=True)
+class InputSnapshot:
+    """Size and modification time of each input file when the run started.
+
+    The two passes read the input twice; a table that changes in between (a job still writing
+    it, a sync) would make the validated rows and the measured rows differ. Checked after each
+    pass; a change stops the run (exit 2)."""
+
+    files: tuple[tuple[Path, int, int], ...]
+
+    @classmethod
+    def of(cls, config: ReleaseConfig) -> InputSnapshot:
+        paths = [config.source_path] + ([config.holdout_path] if config.holdout_path else [])
+        return cls(tuple((p, *_stat(p)) for p in paths))
+
+    def check_unchanged(self) -> None:
+        for path, size, mtime in self.files:
+            if _stat(path) != (size, mtime):
+                raise InputError(f"{path}: the input changed while the run was reading it; "
+                                 "run again once the file is complete")
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        info = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (info.st_size, info.st_mtime_ns)
 
 
 class _Clock:

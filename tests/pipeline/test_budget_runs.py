@@ -117,3 +117,29 @@ def test_a_dataset_without_a_lifetime_budget_is_refused_until_one_is_set(tmp_pat
     assert "budget set health_insurance" in capsys.readouterr().err and not (tmp_path / "r").exists()
     assert main(["budget", "set", "health_insurance", "--lifetime-epsilon", "3"]) == 0
     assert main(["run", str(config), "--out", str(tmp_path / "r")]) in (0, 3)
+
+
+_CHANGING = """
+import os, sys
+from synthgate.pipeline import run as run_module
+original = run_module._encode_training
+def encode_then_touch(config, *args, **kwargs):
+    codes = original(config, *args, **kwargs)
+    with open(config.source_path, "a", encoding="utf-8") as handle:   # another job appends a row
+        handle.write("yes,40,no,male,yes,yes,no,3,south,cauc,highschool\\n")
+    return codes
+run_module._encode_training = encode_then_touch
+from synthgate.pipeline.cli import main
+sys.exit(main(["run", sys.argv[1], "--out", sys.argv[2], "--seed", "1"]))
+"""
+
+
+def test_an_input_that_changes_during_the_run_is_refused(tmp_path: Path, private_ledger: Path) -> None:
+    source = tmp_path / "hi.csv"
+    source.write_bytes((CONFIG.parent / "../../shared/datasets/health_insurance.csv").resolve().read_bytes())
+    config = _config(tmp_path, lifetime=10.0, source=source)
+    env = {**os.environ, "SYNTHGATE_LEDGER": str(private_ledger)}
+    proc = subprocess.run([sys.executable, "-c", _CHANGING, str(config), str(tmp_path / "out")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "changed while the run was reading it" in proc.stderr and not (tmp_path / "out").exists()
