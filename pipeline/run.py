@@ -9,6 +9,7 @@ until the whole run directory is complete.
 
 from __future__ import annotations
 
+import errno
 import logging
 import secrets
 import time
@@ -32,7 +33,7 @@ from .check import CheckInputs, run_checks
 from .config import ReleaseConfig
 from .config import _format_from_suffix as format_from_suffix
 from .encode import NumericCodec, TableCodec, codec_from_spec
-from .errors import ContractError, InputError
+from .errors import ContractError, InputError, OutputError
 from .gate import Decision, gate
 from .load import Batch, ParseFailures, iter_batches, iter_split
 from .logs import event
@@ -198,6 +199,11 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
             ledger.complete(release_id, charges=accountant.charges, epsilon=accountant.spent().epsilon,
                             decision=decision.decision,
                             manifest_hash=sha256_file(Path(result_paths[folder]) / "manifest.json"))
+    except OSError as exc:  # disk full, file too large, permissions: nothing partial is left behind
+        staging.abort()
+        reason = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
+        raise OutputError(f"{out}: cannot write the output ({reason}); free space or choose another --out. "
+                          "The budget this run spent stays recorded in the ledger") from None
     except BaseException:
         staging.abort()
         raise

@@ -143,3 +143,27 @@ def test_an_input_that_changes_during_the_run_is_refused(tmp_path: Path, private
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert "changed while the run was reading it" in proc.stderr and not (tmp_path / "out").exists()
+
+
+_DISK_FULL = """
+import errno, os, sys
+from synthgate.pipeline import run as run_module
+def no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+run_module.write_synthetic = no_space
+from synthgate.pipeline.cli import main
+sys.exit(main(["run", sys.argv[1], "--out", sys.argv[2], "--seed", "1"]))
+"""
+
+
+def test_disk_full_while_writing_leaves_nothing_and_keeps_the_spend(tmp_path: Path, private_ledger: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config(tmp_path, lifetime=10.0)
+    env = {**os.environ, "SYNTHGATE_LEDGER": str(private_ledger)}
+    proc = subprocess.run([sys.executable, "-c", _DISK_FULL, str(config), str(tmp_path / "out")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "cannot write the output (ENOSPC)" in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hi.yaml"]  # no output, no staging folder
+    (batch,) = _show(capsys)["batches"]
+    assert batch["status"] == "completed" and batch["decision"] == "FAILED" and batch["rho"] > 0
