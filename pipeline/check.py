@@ -22,7 +22,7 @@ from synthgate.quality.metrics.tstr import tstr
 from .config import ReleaseConfig
 from .encode import BooleanCodec, CategoricalCodec, DatetimeCodec, NumericCodec, TableCodec
 
-__all__ = ["CheckInputs", "run_checks"]
+__all__ = ["CheckInputs", "run_checks", "model_view", "embedding_column"]
 
 _MAX_SETS = 300
 
@@ -68,8 +68,8 @@ def run_checks(inputs: CheckInputs) -> tuple[dict[str, float | None], dict[str, 
         categorical = [c.name for c in inputs.codec.codecs if isinstance(c, CategoricalCodec | BooleanCodec)]
         try:
             with threadpool_limits(limits=1):  # OpenMP spin-waits badly on a busy 2-core machine
-                result = tstr(_tstr_view(inputs.train_sample, inputs.codec),
-                              _tstr_view(inputs.holdout_sample, inputs.codec), _tstr_view(synth, inputs.codec),
+                result = tstr(model_view(inputs.train_sample, inputs.codec),
+                              model_view(inputs.holdout_sample, inputs.codec), model_view(synth, inputs.codec),
                               target=target, categorical=categorical, numeric=numeric, rng_seed=inputs.seed)
         except MetricError as exc:  # e.g. a target with one class in the holdout: not computable, said so
             details["tstr"] = {"target": target, "not_computable": str(exc)}
@@ -78,9 +78,9 @@ def run_checks(inputs: CheckInputs) -> tuple[dict[str, float | None], dict[str, 
             details["tstr"] = {"target": target, "metric": result.metric, "score_real": result.score_real,
                                "score_synth": result.score_synth, "ratio": result.ratio}
 
-    embedding = [_embedding_column(c) for c in inputs.codec.codecs]
-    risk = disclosure_risk(_risk_view(synth, inputs.codec), _risk_view(inputs.train_sample, inputs.codec),
-                           _risk_view(inputs.holdout_sample, inputs.codec), embedding, rng=rng)
+    embedding = [embedding_column(c) for c in inputs.codec.codecs]
+    risk = disclosure_risk(model_view(synth, inputs.codec), model_view(inputs.train_sample, inputs.codec),
+                           model_view(inputs.holdout_sample, inputs.codec), embedding, rng=rng)
     figures["exact_match_excess"] = risk.exact_match_excess
     figures["near_match_excess"] = risk.near_match_share - risk.near_match_baseline
     figures["train_closer_share"] = risk.train_closer_share
@@ -119,7 +119,8 @@ def _numeric_view(frame: pd.DataFrame, codec: TableCodec) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def _tstr_view(frame: pd.DataFrame, codec: TableCodec) -> pd.DataFrame:
+def model_view(frame: pd.DataFrame, codec: TableCodec) -> pd.DataFrame:
+    """Model-ready columns: categoricals as object strings, numerics as float, datetimes as epoch seconds."""
     out = {}
     for c in codec.codecs:
         values = frame[c.name]
@@ -134,11 +135,7 @@ def _tstr_view(frame: pd.DataFrame, codec: TableCodec) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def _risk_view(frame: pd.DataFrame, codec: TableCodec) -> pd.DataFrame:
-    return _tstr_view(frame, codec)
-
-
-def _embedding_column(codec: Any) -> EmbeddingColumn:
+def embedding_column(codec: Any) -> EmbeddingColumn:
     if isinstance(codec, CategoricalCodec):
         return EmbeddingColumn(codec.name, "categorical", categories=tuple(codec.categories))
     if isinstance(codec, BooleanCodec):

@@ -37,9 +37,9 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from synthgate.pipeline.encode import OTHER, BooleanCodec, CategoricalCodec, DatetimeCodec, NumericCodec, TableCodec
+from synthgate.pipeline.check import embedding_column, model_view
+from synthgate.pipeline.encode import OTHER, BooleanCodec, CategoricalCodec, NumericCodec, TableCodec
 from synthgate.privacy.risk.distance import disclosure_risk
-from synthgate.privacy.risk.embedding import EmbeddingColumn
 from synthgate.quality.metrics.correlation import correlation_error
 from synthgate.quality.metrics.marginals import MetricError, mean_max_tvd
 from synthgate.quality.metrics.tstr import tstr
@@ -130,8 +130,8 @@ def score(ref: Reference, synth: pd.DataFrame, *, with_tstr: bool = True, with_r
         categorical = [c.name for c in codec.codecs if isinstance(c, CategoricalCodec | BooleanCodec)]
         try:
             with threadpool_limits(limits=1):
-                result = tstr(_view(ref.train_tstr, codec), _view(ref.holdout_tstr, codec),
-                              _view(_sample(synth, ref.tstr_rows, ref.seed, 17), codec), target=ref.target,
+                result = tstr(model_view(ref.train_tstr, codec), model_view(ref.holdout_tstr, codec),
+                              model_view(_sample(synth, ref.tstr_rows, ref.seed, 17), codec), target=ref.target,
                               categorical=categorical,
                               numeric=numeric, rng_seed=ref.seed)
         except MetricError as exc:
@@ -146,9 +146,9 @@ def score(ref: Reference, synth: pd.DataFrame, *, with_tstr: bool = True, with_r
     out["near_match_share"] = None
     if with_risk:
         synth_sample = _sample(synth, ref.sample_rows, ref.seed, 13)
-        embedding = [_embedding_column(c) for c in codec.codecs]
-        risk = disclosure_risk(_view(synth_sample, codec), _view(ref.train_sample, codec),
-                               _view(ref.holdout_sample, codec), embedding, rng=np.random.default_rng([ref.seed, 14]))
+        embedding = [embedding_column(c) for c in codec.codecs]
+        risk = disclosure_risk(model_view(synth_sample, codec), model_view(ref.train_sample, codec),
+                               model_view(ref.holdout_sample, codec), embedding, rng=np.random.default_rng([ref.seed, 14]))
         out["near_match_share"] = risk.near_match_share
         out["near_match_baseline"] = risk.near_match_baseline
         out["near_match_excess"] = risk.near_match_share - risk.near_match_baseline
@@ -156,28 +156,3 @@ def score(ref: Reference, synth: pd.DataFrame, *, with_tstr: bool = True, with_r
         out["train_closer_share"] = risk.train_closer_share
     out["score_seconds"] = round(time.perf_counter() - start, 3)
     return out
-
-
-def _view(frame: pd.DataFrame, codec: TableCodec) -> pd.DataFrame:
-    """Model-ready columns: categoricals as object strings, numerics as float, datetimes as epoch seconds."""
-    out = {}
-    for c in codec.codecs:
-        values = frame[c.name]
-        if isinstance(c, DatetimeCodec):
-            stamps = pd.to_datetime(values, utc=True)
-            out[c.name] = (stamps.astype("datetime64[ns, UTC]").astype("int64") / 1e9).where(stamps.notna())
-        elif isinstance(c, NumericCodec):
-            out[c.name] = values.astype(float)
-        elif isinstance(c, BooleanCodec):
-            out[c.name] = values.astype(object).map({True: "true", False: "false"})
-        else:
-            out[c.name] = values.astype(object)
-    return pd.DataFrame(out, index=frame.index)
-
-
-def _embedding_column(codec: Any) -> EmbeddingColumn:
-    if isinstance(codec, CategoricalCodec):
-        return EmbeddingColumn(codec.name, "categorical", categories=tuple(codec.categories))
-    if isinstance(codec, BooleanCodec):
-        return EmbeddingColumn(codec.name, "categorical", categories=("false", "true"))
-    return EmbeddingColumn(codec.name, "numeric", low=codec.low, high=codec.high)

@@ -393,7 +393,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
         f"{payload['machine']['cpu_usable']} CPUs ({payload['machine']['cpu_model']}) · "
         f"total {payload['total_seconds'] / 60:.1f} min · "
         f"repeats {s['repeats']} (seeds {s['seeds']}; medians shown) · "
-        f"MST: mbi {payload.get('mst', {}).get('mbi', '-')} from PyPI, {s['mst_bins']} bins per numeric column, "
+        f"MST: mbi {(payload.get('mst') or {}).get('mbi', '-')} from PyPI, {s['mst_bins']} bins per numeric column, "
         f"{s['mst_iters']} estimation iterations.",
         "",
         "How to read this: every figure is computed by the benchmark itself with one scoring function "
