@@ -54,7 +54,7 @@ class ColumnSpec(_Strict):
 
     name: str
     type: Literal["categorical", "numeric", "integer", "datetime", "boolean"] | None = None
-    role: Literal["attribute", "identifier"] = "attribute"
+    role: Literal["attribute", "identifier", "unit"] = "attribute"
     bounds: tuple[float, float] | tuple[dt.datetime, dt.datetime] | Estimate | None = None
     categories: tuple[str, ...] | Estimate | None = None
     nulls: bool = False
@@ -79,9 +79,9 @@ class ColumnSpec(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> ColumnSpec:
-        if self.role == "identifier":
+        if self.role != "attribute":
             if self.bounds is not None or self.categories is not None:
-                raise ValueError("an identifier column is dropped at load: give it no bounds or categories")
+                raise ValueError(f"a {self.role} column is dropped at load: give it no bounds or categories")
             return self
         if self.type is None:
             raise ValueError("'type' is required (one of " + ", ".join(COLUMN_TYPES) + ")")
@@ -150,6 +150,9 @@ class PrivacySpec(_Strict):
     domain_share: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
     lifetime_epsilon: Annotated[float, Field(gt=0.0, le=1000.0)] | None = None
     lifetime_delta: Annotated[float, Field(ge=0.0, lt=1.0)] | None = None
+    # With a `role: unit` column, the privacy unit is the individual that column names: each keeps
+    # at most this many training rows (chosen at random), and every query's sensitivity is this.
+    max_rows_per_unit: Annotated[int, Field(ge=1, le=1000)] = 1
 
     @model_validator(mode="after")
     def _lifetime(self) -> PrivacySpec:
@@ -226,12 +229,23 @@ class ReleaseConfig(_Strict):
 
     @property
     def attributes(self) -> tuple[ColumnSpec, ...]:
-        """Columns that are read and synthesised (identifiers are dropped at load)."""
-        return tuple(c for c in self.columns if c.role != "identifier")
+        """Columns that are read and synthesised (identifier and unit columns are dropped at load)."""
+        return tuple(c for c in self.columns if c.role == "attribute")
 
     @property
     def identifiers(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns if c.role == "identifier")
+        """Columns never parsed as data nor released: identifiers, and the unit column."""
+        return tuple(c.name for c in self.columns if c.role != "attribute")
+
+    @property
+    def unit_column(self) -> str | None:
+        """The column naming each row's individual (`role: unit`), if the table has several rows per person."""
+        return next((c.name for c in self.columns if c.role == "unit"), None)
+
+    @property
+    def contribution(self) -> int:
+        """Rows one individual can contribute to the training table: every query's sensitivity."""
+        return self.privacy.max_rows_per_unit if self.unit_column else 1
 
     def column(self, name: str) -> ColumnSpec:
         for c in self.columns:
@@ -335,10 +349,15 @@ def _cross_field_problems(data: Any) -> list[tuple[str, str]]:
     columns = [c for c in columns if isinstance(c, dict)] if isinstance(columns, list | tuple) else None
     if columns is None:
         return []
-    attributes = [c for c in columns if c.get("role") != "identifier"]
+    attributes = [c for c in columns if c.get("role", "attribute") == "attribute"]
     problems: list[tuple[str, str]] = []
     if not attributes:
         problems.append(("columns", "no non-identifier column to synthesise"))
+    units = [str(c.get("name")) for c in columns if c.get("role") == "unit"]
+    if len(units) > 1:
+        problems.append(("columns", "only one column can have role: unit (found " + ", ".join(units) + ")"))
+    if not units and section("privacy").get("max_rows_per_unit", 1) != 1:
+        problems.append(("privacy.max_rows_per_unit", "needs a column with role: unit naming each row's individual"))
     target = setting("utility", "target", UtilitySpec)
     if target is not None and target not in [c.get("name") for c in attributes]:
         problems.append(("utility.target", f"'{target}' is not a non-identifier column of this config"))

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,8 @@ import pyarrow.parquet as pq
 from .config import ColumnSpec, ReleaseConfig
 from .errors import InputError
 
-__all__ = ["Batch", "ParseFailures", "read_header", "iter_batches", "iter_split", "canonicalise", "with_null_tokens"]
+__all__ = ["Batch", "ParseFailures", "RowSplit", "read_header", "iter_batches", "iter_split", "iter_split_batches",
+           "iter_text_column", "canonicalise", "with_null_tokens"]
 
 BLOCK_BYTES = 8 << 20
 PARQUET_BATCH_ROWS = 65_536
@@ -85,15 +87,48 @@ def iter_batches(path: Path, fmt: str, columns: Sequence[ColumnSpec], *, identif
         start += len(frame)
 
 
-def iter_split(batches: Iterator[Batch], *, seed: int, fraction: float | None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """(training, holdout) per batch. The split depends only on seed and row position, so every pass agrees."""
+class RowSplit(Protocol):
+    """Per source row: whether it is held out, and whether contribution bounding leaves it out of training."""
+
+    held: np.ndarray
+    dropped: np.ndarray
+
+
+def iter_split(batches: Iterator[Batch], *, seed: int, fraction: float | None,
+               units: RowSplit | None = None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(training, holdout) per batch. The split depends only on seed and row position (or, with
+    `units`, on each row's individual), so every pass agrees."""
+    for _, train, holdout in iter_split_batches(batches, seed=seed, fraction=fraction, units=units):
+        yield train, holdout
+
+
+def iter_split_batches(batches: Iterator[Batch], *, seed: int, fraction: float | None,
+                       units: RowSplit | None = None) -> Iterator[tuple[Batch, pd.DataFrame, pd.DataFrame]]:
+    """(the whole batch, its training rows, its holdout rows); rows that contribution bounding
+    drops are in the whole batch (so they are still validated) but in neither part."""
     for batch in batches:
+        rows = slice(batch.start_row, batch.start_row + len(batch.frame))
+        if units is not None:
+            held = units.held[rows] if fraction else np.zeros(len(batch.frame), bool)
+            train = ~held & ~units.dropped[rows]
+            yield batch, batch.frame.loc[train], batch.frame.loc[held]
+            continue
         if not fraction:
-            yield batch.frame, batch.frame.iloc[:0]
+            yield batch, batch.frame, batch.frame.iloc[:0]
             continue
         rng = np.random.default_rng([seed, batch.start_row])
         held = rng.random(len(batch.frame)) < fraction
-        yield batch.frame.loc[~held], batch.frame.loc[held]
+        yield batch, batch.frame.loc[~held], batch.frame.loc[held]
+
+
+def iter_text_column(path: Path, fmt: str, column: ColumnSpec) -> Iterator[pa.Array]:
+    """One column's cells as text, batch by batch, null tokens as nulls (for the unit column)."""
+    header = read_header(path, fmt)
+    for record_batch in _iter_raw(path, fmt, [column.name], header):
+        array = record_batch.column(0)
+        if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+            array = array.cast(pa.string())
+        yield with_null_tokens(array, column) if fmt == "csv" else array
 
 
 def canonicalise(batch: pa.RecordBatch, columns: Sequence[ColumnSpec], failures: ParseFailures, *,

@@ -42,7 +42,9 @@ def _privacy(config: ReleaseConfig, accountant: Accountant, lifetime: dict[str, 
     spent = accountant.spent()
     return {
         "accounting": spent.accounting,
-        "neighbouring": "add or remove one row",
+        "neighbouring": (f"add or remove one individual (column '{config.unit_column}', at most "
+                         f"{config.contribution} row(s) each)" if config.unit_column else "add or remove one row"),
+        "max_rows_per_individual": config.contribution,
         "budget": {"epsilon": config.privacy.epsilon, "delta": config.privacy.delta},
         "spent": spent.to_json(),
         "charges": [c.to_json() for c in accountant.charges],

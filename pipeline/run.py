@@ -35,12 +35,13 @@ from .config import _format_from_suffix as format_from_suffix
 from .encode import NumericCodec, TableCodec, codec_from_spec
 from .errors import ContractError, InputError, OutputError
 from .gate import Decision, gate
-from .load import Batch, ParseFailures, iter_batches, iter_split
+from .load import Batch, ParseFailures, iter_batches, iter_split, iter_split_batches
 from .logs import event
 from .manifest import build_manifest, build_report
 from .plan import BudgetPlan, plan_budget
 from .publish import Staging, check_output_dir, sha256_file
 from .samples import RowSample
+from .units import UnitRows, bound_contributions
 
 __all__ = ["ReleaseResult", "run_release", "validate_input"]
 
@@ -130,35 +131,46 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
     clock = _Clock(timings)
     inputs = InputSnapshot.of(config)
     with clock("load_validate"):
-        first = _first_pass(config, seed, progress)
+        units = bound_contributions(config, seed)
+        first = _first_pass(config, seed, progress, units)
     inputs.check_unchanged()
     event(log, "input passed its contract", stage="validate", rows=first.n_train + first.n_holdout,
           seconds=timings["load_validate"])
 
     with clock("domains"):
         estimated = first.statistics.release(accountant, cost=plan.domain_cost_per_column,
-                                             delta_per_column=plan.delta_per_category_column) \
+                                             delta_per_column=plan.delta_per_category_column,
+                                             contribution=config.contribution) \
             if first.statistics.columns else []
         codec = _table_codec(config, estimated)
+    # `warnings` are functions of DP output and public config, so they may go into the manifest;
+    # `internal_warnings` quote exact figures of the data and stay in the internal report and logs.
     warnings = [f"column '{e.column}': {e.warning}" for e in estimated if e.warning]
     for warning in warnings:
         log.warning(warning)
+    internal_warnings: list[str] = []
     clamped: dict[str, int] = {}
     with clock("encode"):
-        codes = _encode_training(config, codec, seed, progress, clamped)
+        codes = _encode_training(config, codec, seed, progress, clamped, units)
     inputs.check_unchanged()  # both passes must have read the same table
     for column, n in clamped.items():
         if n > 0.01 * max(len(codes), 1):
-            warnings.append(f"column '{column}': {n / len(codes):.0%} of training values fell outside the DP-estimated "
-                            "bounds and were clamped; give public bounds or raise privacy.domain_share")
-            log.warning(warnings[-1])
+            internal_warnings.append(f"column '{column}': {n / len(codes):.0%} of training values fell outside the "
+                                     "DP-estimated bounds and were clamped; give public bounds or raise "
+                                     "privacy.domain_share")
+    if units is not None and units.rows_dropped:
+        internal_warnings.append(f"column '{config.unit_column}': {units.rows_dropped} training row(s) beyond "
+                                 f"privacy.max_rows_per_unit={units.max_rows_per_unit} per individual were left out "
+                                 "(contribution bounding)")
+    for warning in internal_warnings:
+        log.warning(warning)
 
     with clock("fit"):
         model = make_model(config.model.kind, correlation_share=config.model.correlation_share,
                            groups=config.model.groups,
                            ordered=[c.name for c in codec.codecs if isinstance(c, NumericCodec)],
                            null_codes={c.name: c.null_code for c in codec.codecs if c.null_code is not None})
-        model.fit(PrivateTable(codes, codec.domain, accountant), plan.model_cost)
+        model.fit(PrivateTable(codes, codec.domain, accountant, contribution=config.contribution), plan.model_cost)
     spent = accountant.spent()
     event(log, "model fitted", stage="fit", seconds=timings["fit"], epsilon_spent=round(spent.epsilon, 6))
 
@@ -188,14 +200,16 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
                 train_sample=first.train_sample, holdout_sample=first.holdout_sample,
                 synth_sample=codec.canonical(sampled.head), seed=seed))
         details["clamped_to_dp_bounds"] = clamped
+        if units is not None:
+            details["contribution_bounding"] = units.summary(str(config.unit_column))
         decision = gate(figures, config.gate)
 
         with clock("publish"):
             folder = "release" if decision.released else "held"
             lifetime = ledger.status_after(config.dataset, release_id, BatchAmounts.from_charges(accountant.charges))
             result_paths = _publish(staging, folder, config, codec, model, accountant, plan, decision, figures,
-                                    details, estimated, warnings, lifetime, first, n_rows, seed, release_id, timings,
-                                    sampled.paths)
+                                    details, estimated, warnings, internal_warnings, lifetime, first, n_rows, seed,
+                                    release_id, timings, sampled.paths)
             ledger.complete(release_id, charges=accountant.charges, epsilon=accountant.spent().epsilon,
                             decision=decision.decision,
                             manifest_hash=sha256_file(Path(result_paths[folder]) / "manifest.json"))
@@ -209,18 +223,18 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
         raise
     event(log, "run finished", stage="publish", decision=decision.decision, release_id=release_id)
     return ReleaseResult(decision.decision, decision.reasons, figures, result_paths, release_id, seed,
-                         {**accountant.spent().to_json(), "dataset": lifetime}, timings, warnings)
+                         {**accountant.spent().to_json(), "dataset": lifetime}, timings, warnings + internal_warnings)
 
 
 
 
 def validate_input(config: ReleaseConfig, *, seed: int = 0) -> tuple[int, int]:
     """Check config and input against the contract without spending budget; (training, holdout) rows."""
-    first = _first_pass(config, seed, None)
+    first = _first_pass(config, seed, None, bound_contributions(config, seed))
     return first.n_train, first.n_holdout
 
 
-def _first_pass(config: ReleaseConfig, seed: int, progress: Progress | None) -> _Pass1:
+def _first_pass(config: ReleaseConfig, seed: int, progress: Progress | None, units: UnitRows | None) -> _Pass1:
     """Read everything once: contract, parse failures, DP-domain statistics, samples for the checks."""
     columns = config.attributes
     contract = ContractValidator(columns)
@@ -230,10 +244,9 @@ def _first_pass(config: ReleaseConfig, seed: int, progress: Progress | None) -> 
     holdout_sample = RowSample(config.utility.sample_rows, seed=seed, stream=2)
     n_train = n_holdout = 0
     files: dict[Path, tuple[ParseFailures, dict[tuple[str, str], int]]] = {}
-    for path, failures, train, holdout in _split_source(config, seed):
+    for path, failures, whole, train, holdout in _split_source(config, seed, units):
         _, counts = files.setdefault(path, (failures, {}))
-        files[path] = (failures, merge_counts(counts, contract.validate(pd.concat([train, holdout])
-                                                                           if len(holdout) else train)))
+        files[path] = (failures, merge_counts(counts, contract.validate(whole)))
         statistics.update(train)
         train_sample.add(train)
         holdout_sample.add(holdout)
@@ -265,27 +278,28 @@ def _without_parse_failures(counts: dict[tuple[str, str], int], failures: ParseF
     return adjusted
 
 
-def _split_source(config: ReleaseConfig, seed: int) -> Iterator[tuple[Path, ParseFailures, pd.DataFrame, pd.DataFrame]]:
-    """(file, its parse failures, training rows, holdout rows) per batch, for the source and any holdout file."""
+def _split_source(config: ReleaseConfig, seed: int, units: UnitRows | None
+                  ) -> Iterator[tuple[Path, ParseFailures, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    """(file, its parse failures, all rows, training rows, holdout rows) per batch, for the source and any
+    holdout file. Rows dropped by contribution bounding are in all rows only."""
     columns = config.attributes
     failures = ParseFailures()
     batches = iter_batches(config.source_path, config.source_format, columns,
                            identifiers=config.identifiers, failures=failures)
     holdout_path = config.holdout_path
+    fraction = None if holdout_path else config.holdout.fraction
+    for batch, train, holdout in iter_split_batches(batches, seed=seed, fraction=fraction, units=units):
+        yield config.source_path, failures, batch.frame, train, holdout
     if holdout_path is None:
-        for train, holdout in iter_split(batches, seed=seed, fraction=config.holdout.fraction):
-            yield config.source_path, failures, train, holdout
         return
-    for batch in batches:
-        yield config.source_path, failures, batch.frame, batch.frame.iloc[:0]
     holdout_failures = ParseFailures()
     fmt = config.source.format or format_from_suffix(holdout_path)
     for batch in iter_batches(holdout_path, fmt, columns, identifiers=config.identifiers, failures=holdout_failures):
-        yield holdout_path, holdout_failures, batch.frame.iloc[:0], batch.frame
+        yield holdout_path, holdout_failures, batch.frame, batch.frame.iloc[:0], batch.frame
 
 
 def _encode_training(config: ReleaseConfig, codec: TableCodec, seed: int, progress: Progress | None,
-                     clamped: dict[str, int]) -> np.ndarray:
+                     clamped: dict[str, int], units: UnitRows | None) -> np.ndarray:
     """Training rows as codes. Counts, per column with DP-estimated bounds, the values clamped to
     them (for the internal report: nothing is lost without a word)."""
     estimated = [c for c, spec in zip(codec.codecs, config.attributes)
@@ -294,7 +308,8 @@ def _encode_training(config: ReleaseConfig, codec: TableCodec, seed: int, progre
     rows = 0
     batches: Iterator[Batch] = iter_batches(config.source_path, config.source_format, config.attributes,
                                             identifiers=config.identifiers)
-    split = iter_split(batches, seed=seed, fraction=None if config.holdout_path else config.holdout.fraction)
+    split = iter_split(batches, seed=seed, fraction=None if config.holdout_path else config.holdout.fraction,
+                       units=units)
     for train, _ in split:
         parts.append(codec.encode(train))
         for column_codec in estimated:
@@ -346,7 +361,7 @@ def _output_rows(config: ReleaseConfig, n_estimate: float | None) -> int:
 def _publish(staging: Staging, folder: str, config: ReleaseConfig, codec: TableCodec, model: Any,
              accountant: Accountant, plan: BudgetPlan, decision: Decision, figures: dict[str, Any],
              details: dict[str, Any], estimated: list[EstimatedDomain], warnings: list[str],
-             lifetime: dict[str, Any], first: _Pass1, n_rows: int, seed: int, release_id: str,
+             internal_warnings: list[str], lifetime: dict[str, Any], first: _Pass1, n_rows: int, seed: int, release_id: str,
              timings: dict[str, float], files: list[Path]) -> dict[str, str]:
     package = staging.root / "package"
     manifest = build_manifest(config=config, codec=codec, model=model, accountant=accountant, decision=decision,
@@ -355,8 +370,8 @@ def _publish(staging: Staging, folder: str, config: ReleaseConfig, codec: TableC
     report = build_report(config=config, codec=codec, model=model, accountant=accountant, plan=plan,
                           decision=decision, figures=figures, details=details, estimated=estimated,
                           n_train=first.n_train, n_holdout=first.n_holdout, n_rows=n_rows, seed=seed,
-                          release_id=release_id, timings=timings, package=folder, warnings=warnings,
-                          lifetime=lifetime)
+                          release_id=release_id, timings=timings, package=folder,
+                          warnings=warnings + internal_warnings, lifetime=lifetime)
     from synthgate.quality.report.html import render_html
 
     staging.write_json("internal/report.json", report)

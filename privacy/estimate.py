@@ -115,8 +115,12 @@ class DomainStatistics:
             histogram = self._histograms[column]
             histogram += np.bincount(slots * parts + sub, minlength=histogram.size).reshape(histogram.shape)
 
-    def release(self, accountant: Accountant, *, cost: float, delta_per_column: float = 0.0) -> list[EstimatedDomain]:
-        """Noisy domains for every column; charges `cost` (ρ or ε, per the accounting) per column."""
+    def release(self, accountant: Accountant, *, cost: float, delta_per_column: float = 0.0,
+                contribution: int = 1) -> list[EstimatedDomain]:
+        """Noisy domains for every column; charges `cost` (ρ or ε, per the accounting) per column.
+
+        `contribution` is how many rows one individual can hold (1 without a `role: unit` column):
+        every histogram's sensitivity."""
         unit_is_rho = accountant.budget.accounting == "zcdp"
         if "categorical" in self._kinds.values() and not (unit_is_rho and delta_per_column > 0):
             # Checked before any column is released, so a refusal spends nothing.
@@ -124,14 +128,15 @@ class DomainStatistics:
         released: list[EstimatedDomain] = []
         for column, kind in self._kinds.items():
             if kind == "categorical":
-                released.append(self._release_categories(column, DiscreteGaussianCounts(rho=cost), accountant,
-                                                         delta_per_column))
+                mechanism = DiscreteGaussianCounts(rho=cost, sensitivity=contribution)
+                released.append(self._release_categories(column, mechanism, accountant, delta_per_column,
+                                                         contribution))
             else:
-                released.append(self._release_bounds(column, kind, cost, unit_is_rho, accountant))
+                released.append(self._release_bounds(column, kind, cost, unit_is_rho, accountant, contribution))
         return released
 
     def _release_bounds(self, column: str, kind: str, cost: float, unit_is_rho: bool,
-                        accountant: Accountant) -> EstimatedDomain:
+                        accountant: Accountant, contribution: int = 1) -> EstimatedDomain:
         """Zoom in: each level re-bins the previous level's range more finely and trims it again.
 
         A level whose bins are all too sparse to clear the noise line keeps the previous range,
@@ -146,7 +151,7 @@ class DomainStatistics:
         for level, group in enumerate(groups):
             counts = flat[low_cell:high_cell].reshape(-1, group).sum(axis=1)
             significant, noisy, stddev = _significant(counts, cost * _LEVEL_SHARES[level], unit_is_rho, accountant,
-                                                      f"{label}:level{level}")
+                                                      f"{label}:level{level}", contribution)
             if significant.size == 0 or (found and _trims_real_mass(noisy, significant, stddev)):
                 break
             if not found:
@@ -172,11 +177,12 @@ class DomainStatistics:
         return EstimatedDomain(column, "bounds", bounds=bounds, label=label, warning=warning)
 
     def _release_categories(self, column: str, mechanism: DiscreteGaussianCounts, accountant: Accountant,
-                            delta: float) -> EstimatedDomain:
+                            delta: float, contribution: int = 1) -> EstimatedDomain:
         label = f"domain:categories:{column}"
-        # A key held by one row has count 1 and is kept only if its noise reaches the exact
-        # discrete tail threshold, which happens with probability at most delta.
-        threshold = 1 + mechanism.tail_threshold(delta)
+        # An individual holds at most k = `contribution` rows, so can add at most k keys, each
+        # with a count of at most k. Each is kept only if its noise reaches the exact discrete
+        # tail threshold for delta/k, so with probability at most delta any of them shows.
+        threshold = contribution + mechanism.tail_threshold(delta / contribution)
         charge = mechanism.charge(label)
         accountant.spend(Charge(label, rho=charge.rho, epsilon=charge.epsilon, delta=delta))
         counter = self._counters[column]
@@ -191,11 +197,12 @@ class DomainStatistics:
 
 
 def _significant(counts: np.ndarray, cost: float, unit_is_rho: bool, accountant: Accountant,
-                 label: str) -> tuple[np.ndarray, np.ndarray, float]:
+                 label: str, contribution: int = 1) -> tuple[np.ndarray, np.ndarray, float]:
     """(indices of bins whose noisy count clears a line that empty bins cross with prob. <= 1e-3,
     the noisy counts, the noise's standard deviation)."""
     mechanism: DiscreteGaussianCounts | GeometricCounts = (
-        DiscreteGaussianCounts(rho=cost) if unit_is_rho else GeometricCounts(epsilon=cost))
+        DiscreteGaussianCounts(rho=cost, sensitivity=contribution) if unit_is_rho
+        else GeometricCounts(epsilon=cost, sensitivity=contribution))
     accountant.spend(mechanism.charge(label))
     noisy = mechanism.randomise(counts)
     line = mechanism.tail_threshold(_FALSE_BIN_RATE / counts.size)  # public: σ or ε, and the bin count

@@ -5,8 +5,10 @@ the data is touched, then returns a `Measurement` with calibrated noise. The uni
 follows the run's accounting: ρ (zCDP, discrete Gaussian noise) when δ > 0, ε (pure DP,
 geometric/Laplace noise) when δ = 0.
 
-Neighbouring tables differ by adding or removing one row, so a histogram has L1 and L2
-sensitivity 1: each row falls in exactly one cell of every marginal.
+Neighbouring tables differ by adding or removing one individual, who owns at most `contribution`
+rows (1 unless the config names a `role: unit` column, whose rows were bounded at load). Each row
+falls in exactly one cell of every marginal, so a histogram's L1 and L2 sensitivity is
+`contribution`, and every mechanism here is calibrated to it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ __all__ = ["PrivateTable"]
 class PrivateTable:
     """Encoded training rows behind noisy queries. Holds no public accessor to the rows."""
 
-    def __init__(self, codes: np.ndarray, domain: Domain, accountant: Accountant) -> None:
+    def __init__(self, codes: np.ndarray, domain: Domain, accountant: Accountant, *, contribution: int = 1) -> None:
         if codes.ndim != 2 or codes.shape[1] != len(domain.columns):
             raise ValueError("codes must be a 2-d array with one column per domain column")
         if not np.issubdtype(codes.dtype, np.integer):
@@ -38,7 +40,10 @@ class PrivateTable:
             for j, column in enumerate(domain.columns):
                 if low[j] < 0 or high[j] >= domain.sizes[j]:
                     raise ValueError(f"codes for column '{column}' fall outside [0, {domain.sizes[j]})")
+        if isinstance(contribution, bool) or not (isinstance(contribution, int | np.integer) and contribution >= 1):
+            raise ValueError("contribution must be a positive whole number of rows per individual")
         self.__codes = codes
+        self._contribution = int(contribution)
         self._domain = domain
         self._accountant = accountant
         self.__exact: dict[tuple[object, ...], np.ndarray] = {}  # exact counts reused across selections
@@ -46,6 +51,11 @@ class PrivateTable:
     @property
     def domain(self) -> Domain:
         return self._domain
+
+    @property
+    def contribution(self) -> int:
+        """Rows one individual can hold: the sensitivity every query is calibrated to."""
+        return self._contribution
 
     @property
     def cost_unit(self) -> str:
@@ -75,8 +85,8 @@ class PrivateTable:
         the public `estimates` (counts of the same shape), less a public per-candidate `offset`.
         Charges `cost` first.
 
-        The L1 distance moves by at most 1 when a row is added or removed, and the offsets are
-        public constants, so the sensitivity is 1. Under zCDP a cost ρ buys ε = sqrt(8ρ) (the
+        The L1 distance moves by at most `contribution` when an individual is added or removed, and
+        the offsets are public constants, so that is the sensitivity. Under zCDP a cost ρ buys ε = sqrt(8ρ) (the
         mechanism is ε²/8-zCDP: Cesar & Rogers 2021).
         """
         if len(candidates) != len(estimates) or not candidates:
@@ -95,7 +105,7 @@ class PrivateTable:
             raise ValueError("select needs one finite offset per candidate")
         utility = [float(np.abs(self._exact_counts(tuple(c), shape, groupings) - e).sum()) - o
                    for c, shape, e, o in zip(candidates, shapes, estimates, offsets)]
-        return int(Exponential(epsilon=epsilon, sensitivity=1.0, utility=utility).randomise())
+        return int(Exponential(epsilon=epsilon, sensitivity=float(self._contribution), utility=utility).randomise())
 
     def second_moments(
         self, columns: Sequence[str], scores: Sequence[np.ndarray], *, clip: float, cost: float, label: str | None = None
@@ -103,7 +113,8 @@ class PrivateTable:
         """Noisy Σ z_j·z_k over rows, where z_j = scores[j][code] clipped to [-clip, clip].
 
         The scores must be public (e.g. derived from earlier noisy marginals). Clipping here
-        bounds each row's contribution to every entry by clip², which fixes the sensitivity.
+        bounds each row's contribution to every entry by clip² (an individual's by contribution·clip²),
+        which fixes the sensitivity.
         Returns the upper triangle including the diagonal, in row-major order.
         """
         columns = tuple(columns)
@@ -119,9 +130,9 @@ class PrivateTable:
                 raise ValueError(f"score table for '{c}' must be finite")
         n_entries = len(columns) * (len(columns) + 1) // 2
         if self.cost_unit == "rho":
-            mechanism: Mechanism = GaussianSums(rho=cost, sensitivity=clip**2 * np.sqrt(n_entries))
+            mechanism: Mechanism = GaussianSums(rho=cost, sensitivity=self._contribution * clip**2 * np.sqrt(n_entries))
         else:
-            mechanism = LaplaceSums(epsilon=cost, sensitivity=clip**2 * n_entries)
+            mechanism = LaplaceSums(epsilon=cost, sensitivity=self._contribution * clip**2 * n_entries)
         label = label or "moments:" + ",".join(columns)
         self._accountant.spend(mechanism.charge(label))
         z = np.column_stack([np.clip(np.asarray(s, float), -clip, clip)[self.__codes[:, i]]
@@ -133,8 +144,8 @@ class PrivateTable:
 
     def _count_mechanism(self, cost: float) -> Mechanism:
         if self.cost_unit == "rho":
-            return DiscreteGaussianCounts(rho=cost)
-        return GeometricCounts(epsilon=cost)
+            return DiscreteGaussianCounts(rho=cost, sensitivity=self._contribution)
+        return GeometricCounts(epsilon=cost, sensitivity=self._contribution)
 
     def _grouped_sizes(self, columns: tuple[str, ...], groupings: Mapping[str, np.ndarray] | None) -> tuple[int, ...]:
         sizes = []

@@ -55,7 +55,7 @@ def build_suite(columns: Sequence[ColumnSpec]) -> gx.ExpectationSuite:
     e = gx.expectations
     suite = gx.ExpectationSuite(name="release-contract")
     for col in columns:
-        if col.role == "identifier":
+        if col.role != "attribute":
             continue
         suite.add_expectation(e.ExpectColumnToExist(column=col.name))
         if not col.nulls:

@@ -169,3 +169,38 @@ def test_nulls_are_not_counted(seeded) -> None:
     assert dept.categories == ("a",)
     low, high = x.bounds  # the fixed bin [4, 8) or a zoomed cell of it, always holding 5
     assert 4.0 <= low <= 5.0 < high <= 8.0
+
+
+def test_an_individuals_keys_show_at_most_delta_with_several_rows_each(seeded) -> None:
+    # With up to k = 3 rows per individual, one person can add 3 keys, or one key 3 times. Keys held
+    # by a single person (count 3 here, the worst case) must each show at a rate of at most δ/k.
+    delta, sigma, k = 0.06, 0.97, 3
+    triples = {f"t{i:04d}": k for i in range(2000)}
+    stats = DomainStatistics({"dept": "categorical"})
+    stats.update(_categories({"big": 1000, **triples}))
+    released = trials = 0
+    for _ in range(5):
+        accountant = Accountant(Budget(epsilon=50.0, delta=0.1))
+        (domain,) = stats.release(accountant, cost=k**2 / (2 * sigma**2), delta_per_column=delta, contribution=k)
+        assert "big" in domain.categories
+        released += len(domain.categories) - 1
+        trials += len(triples)
+    rate = delta / k
+    assert released / trials <= rate + 4 * math.sqrt(rate * (1 - rate) / trials)
+    # The same release calibrated for one row per person would show most of them: the bound is not vacuous.
+    (loose,) = stats.release(Accountant(Budget(epsilon=50.0, delta=0.1)), cost=1 / (2 * sigma**2),
+                             delta_per_column=delta)
+    assert len(loose.categories) - 1 > 0.5 * len(triples)
+
+
+def test_bounds_histograms_are_calibrated_to_the_contribution(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[float] = []
+
+    def recording(**kwargs):
+        made.append(kwargs.get("sensitivity", 1.0))
+        return DiscreteGaussianCounts(**kwargs)
+    monkeypatch.setattr(estimate_module, "DiscreteGaussianCounts", recording)
+    stats = DomainStatistics({"age": "integer"})
+    stats.update(_ages(2000))
+    stats.release(Accountant(Budget(epsilon=5.0, delta=1e-6)), cost=0.05, contribution=4)
+    assert made and set(made) == {4}

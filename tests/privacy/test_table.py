@@ -232,7 +232,7 @@ def test_codes_are_checked_against_the_domain() -> None:
 def test_no_public_accessor_to_the_rows() -> None:
     table = PrivateTable(_codes(10), DOMAIN, _zcdp())
     assert {name for name in dir(table) if not name.startswith("_")} == {
-        "domain", "cost_unit", "marginal", "second_moments", "select"}
+        "domain", "contribution", "cost_unit", "marginal", "second_moments", "select"}
 
 
 def test_unseeded_table_noise_differs_between_runs() -> None:
@@ -241,3 +241,32 @@ def test_unseeded_table_noise_differs_between_runs() -> None:
     first = PrivateTable(codes, DOMAIN, _zcdp()).marginal(["c"], cost=0.01).noisy_counts
     second = PrivateTable(codes, DOMAIN, _zcdp()).marginal(["c"], cost=0.01).noisy_counts
     assert not np.array_equal(first, second)  # σ ≈ 7 on 5 cells: equal by chance with p ≈ 1e-7
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_every_query_is_calibrated_to_the_rows_one_individual_holds(recorder: Recorder, monkeypatch, k: int) -> None:
+    rho = 0.5
+    table = PrivateTable(_codes(500), DOMAIN, _zcdp(), contribution=k)
+    table.marginal(["a"], cost=rho)
+    assert recorder.mechanisms[-1].sigma == pytest.approx(k / math.sqrt(2 * rho))
+    scores = [np.zeros(3), np.zeros(4)]
+    table.second_moments(["a", "b"], scores, clip=2.0, cost=rho)
+    assert recorder.mechanisms[-1].sigma == pytest.approx(k * 4.0 * math.sqrt(3) / math.sqrt(2 * rho))
+    sensitivities: list[float] = []
+    real_exponential = table_module.Exponential
+
+    def recording(**kwargs):
+        sensitivities.append(kwargs["sensitivity"])
+        return real_exponential(**kwargs)
+    monkeypatch.setattr(table_module, "Exponential", recording)
+    table.select([["a"], ["b"]], [np.zeros(3), np.zeros(4)], cost=0.01, label="select:test")
+    assert sensitivities == [k]
+    pure = PrivateTable(_codes(500), DOMAIN, Accountant(Budget(epsilon=5.0, delta=0.0)), contribution=k)
+    pure.marginal(["a"], cost=1.0)
+    assert recorder.mechanisms[-1].sensitivity == k
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_contribution_must_be_a_positive_whole_number(bad) -> None:
+    with pytest.raises(ValueError, match="contribution"):
+        PrivateTable(_codes(10), DOMAIN, _zcdp(), contribution=bad)
