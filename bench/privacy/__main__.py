@@ -3,12 +3,14 @@
 Run from the repository root with synthgate's venv:
 
     .venv/bin/python -m bench.privacy [--canary-tables health_insurance] [--membership-tables health_insurance,fertility]
-                                      [--epsilons 0.3,1,3] [--trials 200] [--select 60] [--repeats 2]
+                                      [--epsilons 0.3,1,3] [--extra-epsilons 10,30] [--trials 150] [--select 50] [--repeats 2]
 
 Methods: `resample` (non-private: training rows drawn with replacement, numeric bins nudged by
 one), `graphical` at a huge epsilon (1e3, effectively non-private, same code path as the DP
-runs), and `copula` and `graphical` at each --epsilons. Writes bench/privacy/results.json and
-results.md (a hand-written discussion between `<!-- discussion -->` markers is kept).
+runs), `copula` and `graphical` at each --epsilons, and `graphical` at --extra-epsilons (above
+the range asked for, to show where the audit starts to detect anything). Writes
+bench/privacy/results.json and results.md (a hand-written discussion between
+`<!-- discussion -->` markers is kept).
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ EPSILONS = (0.3, 1.0, 3.0)
 HUGE_EPSILON = 1e3  # effectively noise-free (count noise sd 0.15); 1e4 overflows graphical on fertility, see README
 
 
-def methods(epsilons: list[float], baseline_epsilon: float) -> list[Method]:
+def methods(epsilons: list[float], baseline_epsilon: float, extra: list[float]) -> list[Method]:
+    """Baselines first, then copula and graphical at each epsilon, then graphical at the `extra` epsilons."""
     out = [Method(RESAMPLE), Method("graphical", baseline_epsilon)]
-    return out + [Method(kind, e) for kind in ("copula", "graphical") for e in epsilons]
+    out += [Method(kind, e) for kind in ("copula", "graphical") for e in epsilons]
+    return out + [Method("graphical", e) for e in extra if e not in epsilons]
 
 
 def _floats(text: str) -> list[float]:
@@ -49,10 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--canary-tables", default="health_insurance")
     parser.add_argument("--membership-tables", default="health_insurance,fertility")
     parser.add_argument("--epsilons", default=",".join(f"{e:g}" for e in EPSILONS))
+    parser.add_argument("--extra-epsilons", default="10,30",
+                        help="graphical only, above the audited range: where the audit starts to see the noise")
     parser.add_argument("--baseline-epsilon", type=float, default=HUGE_EPSILON,
                         help="epsilon of the effectively non-private graphical baseline")
-    parser.add_argument("--trials", type=int, default=200, help="canary: releases with and without it, each")
-    parser.add_argument("--select", type=int, default=60, help="canary: of those, runs used to choose the test")
+    parser.add_argument("--trials", type=int, default=150, help="canary: releases with and without it, each")
+    parser.add_argument("--select", type=int, default=50, help="canary: of those, runs used to choose the test")
     parser.add_argument("--repeats", type=int, default=2, help="membership: releases (split seeds) per method")
     parser.add_argument("--targets", type=int, default=1500, help="membership: members and non-members per release")
     parser.add_argument("--seed", type=int, default=1)
@@ -65,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     json_out, md_out = ((HERE / "results.json", HERE / "results.md") if args.out is None
                         else (REPO / f"{args.out}.json", REPO / f"{args.out}.md"))
     epsilons = _floats(args.epsilons)
-    plan = methods(epsilons, args.baseline_epsilon)
+    plan = methods(epsilons, args.baseline_epsilon, _floats(args.extra_epsilons))
     start = time.perf_counter()
     machine = machine_info()
     canary: list[dict[str, Any]] = []
@@ -91,12 +97,14 @@ def main(argv: list[str] | None = None) -> int:
             canary.append(result)
             ev = result["result"]["evaluation"]
             print(f"  {method.label:<24} {result['chosen_score']:<11} TPR {ev['tpr'][0]:.2f} FPR {ev['fpr'][0]:.2f} "
-                  f"eps_lb {result['result']['epsilon_lower_bound']:.2f} ({result['seconds']:.0f}s)", flush=True)
+                  f"eps_lb {result['result']['epsilon_lower_bound']:.2f}"
+                  + (f" white-box eps_lb {result['white_box']['epsilon_lower_bound']:.2f}" if result["white_box"] else "")
+                  + f" ({result['seconds']:.0f}s)", flush=True)
     command = "python -m bench.privacy" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     payload: dict[str, Any] = {
         "benchmark": "bench.privacy", "command": command.strip(), "machine": machine,
         "settings": {"canary_tables": _names(args.canary_tables), "membership_tables": _names(args.membership_tables),
-                     "epsilons": epsilons, "baseline_epsilon": args.baseline_epsilon, "delta": delta,
+                     "epsilons": epsilons, "extra_epsilons": _floats(args.extra_epsilons), "baseline_epsilon": args.baseline_epsilon, "delta": delta,
                      "trials": args.trials, "select": args.select, "repeats": args.repeats, "targets": args.targets,
                      "seed": args.seed, "methods": [m.label for m in plan]},
         "canary": canary, "membership": membership,

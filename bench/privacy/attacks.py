@@ -6,9 +6,12 @@ codes; numeric codes are bins, so "close" means a bin or so apart.
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Mapping, Sequence
 
-__all__ = ["CANARY_SCORES", "canary_scores", "distance_to_closest", "CANARIES"]
+import numpy as np
+from synthgate.privacy.domain import Measurement
+
+__all__ = ["CANARY_SCORES", "canary_scores", "distance_to_closest", "measurement_score", "CANARIES"]
 
 # One distinctive record per table, inside the public domain of its config but far from the
 # bulk of the data (oldest allowed ages, largest families, rare combinations). Public values:
@@ -65,3 +68,31 @@ def canary_scores(synthetic: np.ndarray, canary: np.ndarray, *, numeric: tuple[b
         "rare_values": float(match[:, is_numeric].any(axis=1).sum()) if is_numeric.any() else 0.0,
         "marginals": float(np.log((frequencies + 0.5) / (n + 1.0)).sum()),
     }
+
+
+def measurement_score(measurements: Sequence[Measurement], canary: np.ndarray, reference: np.ndarray, *,
+                      columns: Sequence[str], sizes: Sequence[int],
+                      groupings: Mapping[str, np.ndarray]) -> float:
+    """White-box score: how far the noisy counts of the canary's cells sit above the counts of the
+    other rows, each measurement weighted by 1/variance (the Gaussian likelihood-ratio test).
+
+    The attacker of the DP definition: knows every other row (`reference`) and sees the noisy
+    measurements the release is post-processed from. A measurement taken over coarse groups
+    (shape smaller than the column's codes) is matched through the run's public grouping.
+    Noisy sums of score products ("moments") are not used: the test is valid, just not optimal.
+    """
+    total = 0.0
+    for m in measurements:
+        if m.kind != "counts" or not m.columns:
+            continue
+        match = np.ones(reference.shape[0], bool)
+        cell = []
+        for k, column in enumerate(m.columns):
+            j = list(columns).index(column)
+            grouped = m.shape[k] < sizes[j] and column in groupings
+            lookup = np.asarray(groupings[column]) if grouped else np.arange(sizes[j])
+            cell.append(int(lookup[canary[j]]))
+            match &= lookup[reference[:, j]] == cell[-1]
+        noisy = float(m.noisy_counts.reshape(m.shape)[tuple(cell)])
+        total += (noisy - float(match.sum())) * min(1.0 / max(m.stddev, 1e-300) ** 2, 1e12)
+    return total

@@ -11,11 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from .attacks import CANARIES, CANARY_SCORES, canary_scores, distance_to_closest
+from .attacks import CANARIES, CANARY_SCORES, canary_scores, distance_to_closest, measurement_score
 from .releases import AuditTable, Method, release
-from .stats import advantage_bound, bootstrap_auc, choose_threshold, epsilon_lower_bound, rates, roc_auc
+from .stats import (advantage_bound, bootstrap_auc, choose_threshold, epsilon_lower_bound, gaussian_audit_ceiling,
+                    rates, roc_auc)
 
 __all__ = ["membership_audit", "canary_audit", "canary_codes"]
+
+WHITE_BOX = "measurements"  # the score computed from the noisy measurements, reported apart
 
 
 def membership_audit(tables: list[AuditTable], method: Method, *, n_targets: int, seed: int) -> dict[str, Any]:
@@ -29,7 +32,7 @@ def membership_audit(tables: list[AuditTable], method: Method, *, n_targets: int
     rng = np.random.default_rng([seed, 7])
     members, non_members = [], []
     for table in tables:
-        synthetic = release(table, table.train, method, rng)
+        synthetic = release(table, table.train, method, rng).codes
         m = min(n_targets, table.holdout.shape[0], table.train.shape[0])
         for pool, out in ((table.train, members), (table.holdout, non_members)):
             targets = pool[rng.choice(pool.shape[0], m, replace=False)]
@@ -76,19 +79,28 @@ def canary_audit(table: AuditTable, method: Method, *, trials: int, select: int,
     canary = canary_codes(table)
     with_canary = np.vstack([table.train, canary[None, :]])
     rng = np.random.default_rng([seed, 11])
-    scores: dict[str, dict[str, list[float]]] = {"in": {s: [] for s in CANARY_SCORES},
-                                                 "out": {s: [] for s in CANARY_SCORES}}
+    names = (*CANARY_SCORES, WHITE_BOX) if method.is_private else CANARY_SCORES
+    scores: dict[str, dict[str, list[float]]] = {"in": {s: [] for s in names}, "out": {s: [] for s in names}}
+    mu = None
     for trial in range(trials):
         for side, codes in (("in", with_canary), ("out", table.train)):
-            synthetic = release(table, codes, method, rng)
-            for name, value in canary_scores(synthetic, canary, numeric=table.numeric).items():
+            run = release(table, codes, method, rng)
+            for name, value in canary_scores(run.codes, canary, numeric=table.numeric).items():
                 scores[side][name].append(value)
+            if method.is_private:
+                scores[side][WHITE_BOX].append(measurement_score(
+                    run.measurements, canary, table.train, columns=table.codec.domain.columns, sizes=table.sizes,
+                    groupings=run.groupings))
+                # The canary adds one to one cell of every count measurement: its shift, in units of
+                # the weighted statistic's noise, is sqrt(sum of 1/variance) (capped like the score).
+                mu = float(np.sqrt(sum(min(1.0 / max(m.stddev, 1e-300) ** 2, 1e12)
+                                       for m in run.measurements if m.kind == "counts")))
         if progress and (trial + 1) % max(1, trials // 5) == 0:
             print(f"    {method.label}: {trial + 1}/{trials} trial pairs, {time.perf_counter() - start:.0f}s",
                   flush=True)
     delta = table.delta if method.is_private else 0.0
     per_score = {}
-    for name in CANARY_SCORES:
+    for name in names:
         s_in, s_out = np.asarray(scores["in"][name]), np.asarray(scores["out"][name])
         threshold, sel_bound, sel_advantage = choose_threshold(s_in[:select], s_out[:select], delta=delta)
         e_in, e_out = s_in[select:], s_out[select:]
@@ -97,10 +109,14 @@ def canary_audit(table: AuditTable, method: Method, *, trials: int, select: int,
                            "evaluation": outcome.to_json(), "epsilon_lower_bound": epsilon_lower_bound(outcome, delta),
                            "mean_in": float(s_in.mean()), "mean_out": float(s_out.mean())}
     chosen = max(CANARY_SCORES, key=lambda n: (per_score[n]["selection_bound"], per_score[n]["selection_advantage"]))
+    white_box = per_score.get(WHITE_BOX)
+    if white_box is not None and mu is not None:
+        white_box = {**white_box, "mu": mu, "ceiling": gaussian_audit_ceiling(min(mu, 40.0), trials - select,
+                                                                              delta=delta)}
     return {
         "table": table.name, "method": method.label, "kind": method.kind, "epsilon": method.epsilon,
         "delta": delta, "trials_per_side": trials, "selection_per_side": select, "evaluation_per_side": trials - select,
-        "chosen_score": chosen, "result": per_score[chosen], "scores": per_score,
+        "chosen_score": chosen, "result": per_score[chosen], "white_box": white_box, "scores": per_score,
         "advantage_bound": advantage_bound(method.epsilon, delta) if method.is_private else None,
         "seconds": round(time.perf_counter() - start, 1),
     }

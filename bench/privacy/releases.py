@@ -10,15 +10,16 @@ which do not change what an attacker sees. The seeded RNG drives sampling only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from synthgate.pipeline.config import ReleaseConfig
 from synthgate.pipeline.encode import TableCodec
+from synthgate.privacy.domain import Measurement
 
 from bench._common import make_config
 
-__all__ = ["AuditTable", "Method", "load_table", "release"]
+__all__ = ["AuditTable", "Method", "Release", "load_table", "release"]
 
 RESAMPLE = "resample"
 
@@ -39,6 +40,16 @@ class Method:
     @property
     def is_private(self) -> bool:
         return self.epsilon is not None
+
+
+@dataclass(frozen=True)
+class Release:
+    """What one run produced: synthetic codes and, for DP methods, the noisy measurements behind them
+    (with the public column groupings the 2-way ones were taken over)."""
+
+    codes: np.ndarray
+    measurements: tuple[Measurement, ...] = ()
+    groupings: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,10 +91,10 @@ def load_table(name: str, *, seed: int) -> AuditTable:
     )
 
 
-def release(table: AuditTable, codes: np.ndarray, method: Method, rng: np.random.Generator) -> np.ndarray:
+def release(table: AuditTable, codes: np.ndarray, method: Method, rng: np.random.Generator) -> Release:
     """Synthetic codes released from training `codes` by `method` (fresh DP noise each call)."""
     if not method.is_private:
-        return _resample(table, codes, rng)
+        return Release(_resample(table, codes, rng))
     from synthgate.pipeline.plan import plan_budget
     from synthgate.privacy.accountant import Accountant, Budget
     from synthgate.privacy.models import make_model
@@ -98,7 +109,7 @@ def release(table: AuditTable, codes: np.ndarray, method: Method, rng: np.random
                        null_codes=table.null_codes)
     model.fit(PrivateTable(codes, domain, Accountant(budget)), plan.model_cost)
     n_rows = max(1, int(round(model.n_estimate or 1.0)))
-    return model.sample(n_rows, rng)
+    return Release(model.sample(n_rows, rng), tuple(model.measurements_), dict(getattr(model, "groupings_", {})))
 
 
 def _resample(table: AuditTable, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:

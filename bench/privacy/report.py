@@ -22,13 +22,16 @@ def checks(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """Pass/fail lines: DP methods stay within their bound, the baselines are visibly attackable."""
     out = []
     for c in payload["canary"]:
-        lb = c["result"]["epsilon_lower_bound"]
-        if c["epsilon"] is None or c["epsilon"] > 100:
-            out.append({"check": f"canary {c['table']} {c['method']}: attack succeeds (eps lower bound > 0)",
-                        "ok": lb > 0, "value": lb})
-        else:
-            out.append({"check": f"canary {c['table']} {c['method']}: eps lower bound <= eps {c['epsilon']:g}",
-                        "ok": lb <= c["epsilon"], "value": lb})
+        for view, result in (("synthetic rows", c["result"]), ("measurements", c.get("white_box"))):
+            if result is None:
+                continue
+            lb = result["epsilon_lower_bound"]
+            name = f"canary {c['table']} {c['method']} ({view})"
+            if c["epsilon"] is None or c["epsilon"] > 100:
+                out.append({"check": f"{name}: attack succeeds (eps lower bound > 0)", "ok": lb > 0, "value": lb})
+            else:
+                out.append({"check": f"{name}: eps lower bound <= eps {c['epsilon']:g}", "ok": lb <= c["epsilon"],
+                            "value": lb})
     for m in payload["membership"]:
         low = m["evaluation"]["advantage_interval"][0]
         if m["epsilon"] is None:
@@ -43,7 +46,7 @@ def checks(payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _canary_table(rows: list[dict[str, Any]]) -> str:
     header = ["method", "epsilon", "adv. bound", "score", "TPR [95% CI]", "FPR [95% CI]", "advantage [CI]",
-              "eps lower bound", "s"]
+              "eps lower bound", "white-box TPR / FPR", "white-box eps lower bound", "ceiling (mu)", "s"]
     body = []
     for c in rows:
         ev = c["result"]["evaluation"]
@@ -51,8 +54,18 @@ def _canary_table(rows: list[dict[str, Any]]) -> str:
         adv = ev["advantage_interval"]
         body.append([c["method"], _eps(c["epsilon"]), bound, c["chosen_score"], _interval(ev["tpr"], 2),
                      _interval(ev["fpr"], 2), f"{ev['advantage']:.2f} [{adv[0]:.2f}, {adv[1]:.2f}]",
-                     f"**{c['result']['epsilon_lower_bound']:.2f}**", f"{c['seconds']:.0f}"])
+                     f"**{c['result']['epsilon_lower_bound']:.2f}**", *_white_box(c.get("white_box")),
+                     f"{c['seconds']:.0f}"])
     return render_table(header, body, markdown=True)
+
+
+def _white_box(w: dict[str, Any] | None) -> list[str]:
+    if not w:
+        return ["-", "-", "-"]
+    ev = w["evaluation"]
+    mu = "huge" if w["mu"] > 40 else f"{w['mu']:.2f}"
+    return [f"{ev['tpr'][0]:.2f} / {ev['fpr'][0]:.2f}", f"**{w['epsilon_lower_bound']:.2f}**",
+            f"{w['ceiling']:.2f} ({mu})"]
 
 
 def _membership_table(rows: list[dict[str, Any]]) -> str:

@@ -17,9 +17,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import beta, rankdata
+from scipy.stats import beta, norm, rankdata
 
-__all__ = ["Rates", "advantage_bound", "clopper_pearson", "epsilon_lower_bound", "rates", "roc_auc",
+__all__ = ["Rates", "advantage_bound", "gaussian_audit_ceiling", "clopper_pearson", "epsilon_lower_bound", "rates", "roc_auc",
            "bootstrap_auc", "choose_threshold"]
 
 
@@ -139,3 +139,21 @@ def bootstrap_auc(scores_in: np.ndarray, scores_out: np.ndarray, *, rng: np.rand
     low, high = np.percentile(values, [2.5, 97.5])
     return float(low), float(high)
 
+
+
+def gaussian_audit_ceiling(mu: float, trials: int, *, delta: float = 0.0) -> float:
+    """The epsilon lower bound the best test can expect from `trials` runs per side when the
+    target's presence shifts a unit-variance Gaussian statistic by `mu` (mu-GDP; a rho-zCDP
+    histogram gives mu = sqrt(2 rho) for one row). Expected counts, Clopper-Pearson as above.
+
+    A reference for how tight an audit of this size can be: near it, the noise is as calibrated
+    as claimed; far above it, something leaks beyond the measurements.
+    """
+    if mu < 0 or trials < 1:
+        raise ValueError("need mu >= 0 and trials >= 1")
+    best = 0.0
+    for t in np.linspace(-4.0, mu + 8.0, 400):
+        tp = int(round(trials * float(norm.sf(t - mu))))
+        fp = int(round(trials * float(norm.sf(t))))
+        best = max(best, epsilon_lower_bound(rates(tp, trials, fp, trials), delta))
+    return best
