@@ -85,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         for method in plan:
             result = membership_audit(tables, method, n_targets=args.targets, seed=args.seed)
             membership.append(result)
-            print(f"  {method.label:<24} AUC {result['auc']:.3f} advantage {result['evaluation']['advantage']:+.3f} "
-                  f"({result['seconds']:.0f}s)", flush=True)
+            print(f"  {method.label:<24} " + " ".join(
+                f"{name}: AUC {r['auc']:.3f} advantage {r['evaluation']['advantage']:+.3f}"
+                for name, r in result["scores"].items()) + f" ({result['seconds']:.0f}s)", flush=True)
     for name in _names(args.canary_tables):
         table = load_table(name, seed=args.seed)
         delta = table.delta

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from synthgate.privacy.domain import Measurement
 
-__all__ = ["CANARY_SCORES", "canary_scores", "distance_to_closest", "measurement_score", "CANARIES"]
+__all__ = ["CANARY_SCORES", "canary_scores", "density_ratio", "distance_to_closest", "measurement_score", "CANARIES"]
 
 # One distinctive record per table, inside the public domain of its config but far from the
 # bulk of the data (oldest allowed ages, largest families, rare combinations). Public values:
@@ -45,6 +45,26 @@ def distance_to_closest(targets: np.ndarray, synthetic: np.ndarray, *, numeric: 
         diff = np.where(is_numeric, diff / scale, diff > 0)
         out[start:start + chunk] = diff.sum(axis=2).min(axis=1)
     return out
+
+
+def density_ratio(targets: np.ndarray, synthetic: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """log(share of synthetic rows identical to the target / share of reference rows identical to it).
+
+    A DOMIAS-style score (van Breugel et al. 2023) with exact-cell densities: a generator that
+    over-represents its training rows puts more mass on them than the population (`reference`,
+    real rows that are neither targets nor training rows) does. Add-one smoothed. Useful where
+    rows repeat (coarse tables); on sparse tables most cells are empty and the distance score is
+    the one with power.
+    """
+    def cell_counts(pool: np.ndarray) -> np.ndarray:
+        _, inverse = np.unique(np.vstack([pool, targets]), axis=0, return_inverse=True)
+        inverse = np.asarray(inverse).ravel()
+        counts = np.bincount(inverse[:pool.shape[0]], minlength=int(inverse.max()) + 1)
+        return counts[inverse[pool.shape[0]:]]
+
+    synthetic_share = (cell_counts(synthetic) + 1.0) / (synthetic.shape[0] + 1.0)
+    reference_share = (cell_counts(reference) + 1.0) / (reference.shape[0] + 1.0)
+    return np.log(synthetic_share / reference_share)
 
 
 def canary_scores(synthetic: np.ndarray, canary: np.ndarray, *, numeric: tuple[bool, ...]) -> dict[str, float]:

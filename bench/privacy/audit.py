@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .attacks import CANARIES, CANARY_SCORES, canary_scores, distance_to_closest, measurement_score
+from .attacks import CANARIES, CANARY_SCORES, canary_scores, density_ratio, distance_to_closest, measurement_score
 from .releases import AuditTable, Method, release
 from .stats import (advantage_bound, bootstrap_auc, choose_threshold, epsilon_lower_bound, gaussian_audit_ceiling,
                     rates, roc_auc)
@@ -19,43 +19,54 @@ from .stats import (advantage_bound, bootstrap_auc, choose_threshold, epsilon_lo
 __all__ = ["membership_audit", "canary_audit", "canary_codes"]
 
 WHITE_BOX = "measurements"  # the score computed from the noisy measurements, reported apart
+MEMBERSHIP_SCORES = ("distance", "density")
 
 
 def membership_audit(tables: list[AuditTable], method: Method, *, n_targets: int, seed: int) -> dict[str, Any]:
-    """Distance-to-closest-record attack: members (training rows) vs non-members (holdout rows).
+    """Population membership inference: members (training rows) vs non-members (holdout rows).
 
     One release per table in `tables` (one per repeat, each with its own split), targets pooled.
-    Score = minus the distance to the closest synthetic row. The threshold is chosen on half the
-    targets and the advantage measured on the other half.
+    Two scores (MEMBERSHIP_SCORES): minus the distance to the closest synthetic row, and the
+    synthetic/population density ratio of the target's exact cell, the population being holdout
+    rows that are not targets. Thresholds are chosen on half the targets, advantages measured on
+    the other half.
     """
     start = time.perf_counter()
     rng = np.random.default_rng([seed, 7])
-    members, non_members = [], []
+    pooled: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {s: ([], []) for s in MEMBERSHIP_SCORES}
     for table in tables:
         synthetic = release(table, table.train, method, rng).codes
-        m = min(n_targets, table.holdout.shape[0], table.train.shape[0])
-        for pool, out in ((table.train, members), (table.holdout, non_members)):
-            targets = pool[rng.choice(pool.shape[0], m, replace=False)]
-            out.append(-distance_to_closest(targets, synthetic, numeric=table.numeric, sizes=table.sizes))
-    scores_in, scores_out = np.concatenate(members), np.concatenate(non_members)
-    pick_in = rng.random(scores_in.size) < 0.5
-    pick_out = rng.random(scores_out.size) < 0.5
-    threshold, _, _ = choose_threshold(scores_in[pick_in], scores_out[pick_out])
-    held_in, held_out = scores_in[~pick_in], scores_out[~pick_out]
-    outcome = rates(int((held_in >= threshold).sum()), held_in.size, int((held_out >= threshold).sum()), held_out.size)
+        m = min(n_targets, table.holdout.shape[0] // 2, table.train.shape[0])
+        order = rng.permutation(table.holdout.shape[0])
+        reference = table.holdout[order[m:]]
+        members = table.train[rng.choice(table.train.shape[0], m, replace=False)]
+        for side, targets in enumerate((members, table.holdout[order[:m]])):
+            pooled["distance"][side].append(-distance_to_closest(targets, synthetic, numeric=table.numeric,
+                                                                 sizes=table.sizes))
+            pooled["density"][side].append(density_ratio(targets, synthetic, reference))
     delta = tables[0].delta if method.is_private else 0.0
+    scores = {name: _membership_result(np.concatenate(s_in), np.concatenate(s_out), rng)
+              for name, (s_in, s_out) in pooled.items()}
+    distance_in, distance_out = (np.concatenate(part) for part in pooled["distance"])
     return {
         "table": tables[0].name, "method": method.label, "kind": method.kind, "epsilon": method.epsilon,
-        "releases": len(tables), "members": int(scores_in.size), "non_members": int(scores_out.size),
-        "auc": roc_auc(scores_in, scores_out),
-        "auc_interval": list(bootstrap_auc(scores_in, scores_out, rng=rng)),
-        "exact_copies_members": float(np.mean(scores_in == 0)),
-        "exact_copies_non_members": float(np.mean(scores_out == 0)),
-        "threshold": threshold,
-        "evaluation": outcome.to_json(),
+        "releases": len(tables), "members": int(distance_in.size), "non_members": int(distance_out.size),
+        "exact_copies_members": float(np.mean(distance_in == 0)),
+        "exact_copies_non_members": float(np.mean(distance_out == 0)),
+        "scores": scores,
         "advantage_bound": advantage_bound(method.epsilon, delta) if method.is_private else None,
         "seconds": round(time.perf_counter() - start, 2),
     }
+
+
+def _membership_result(scores_in: np.ndarray, scores_out: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
+    pick_in = rng.random(scores_in.size) < 0.5
+    pick_out = rng.random(scores_out.size) < 0.5
+    threshold, _, _ = choose_threshold(scores_in[pick_in], scores_out[pick_out], objective="advantage")
+    held_in, held_out = scores_in[~pick_in], scores_out[~pick_out]
+    outcome = rates(int((held_in >= threshold).sum()), held_in.size, int((held_out >= threshold).sum()), held_out.size)
+    return {"auc": roc_auc(scores_in, scores_out), "auc_interval": list(bootstrap_auc(scores_in, scores_out, rng=rng)),
+            "threshold": threshold, "evaluation": outcome.to_json()}
 
 
 def canary_codes(table: AuditTable) -> np.ndarray:

@@ -95,12 +95,13 @@ def epsilon_lower_bound(outcome: Rates, delta: float = 0.0) -> float:
     return max(bounds)
 
 
-def choose_threshold(scores_in: np.ndarray, scores_out: np.ndarray, *,
-                     delta: float = 0.0) -> tuple[float, float, float]:
+def choose_threshold(scores_in: np.ndarray, scores_out: np.ndarray, *, delta: float = 0.0,
+                     objective: str = "epsilon") -> tuple[float, float, float]:
     """(threshold, epsilon bound, TPR - FPR) for the rule "in if score >= threshold", chosen on these scores.
 
-    The objective is the epsilon lower bound the threshold reaches on these same scores (so a
-    threshold resting on a handful of runs is not preferred), ties broken by TPR - FPR. Call it
+    objective "epsilon": the epsilon lower bound the threshold reaches on these same scores (so a
+    threshold resting on a handful of runs is not preferred), ties broken by TPR - FPR; the canary
+    audit's choice. "advantage": the largest TPR - FPR (membership inference). Call it
     on a selection split and evaluate on fresh runs: choosing and evaluating on the same runs
     would bias the bound upwards.
     """
@@ -108,12 +109,14 @@ def choose_threshold(scores_in: np.ndarray, scores_out: np.ndarray, *,
     scores_out = np.asarray(scores_out, float)
     if scores_in.size == 0 or scores_out.size == 0:
         raise ValueError("need scores for both in and out runs")
+    if objective not in ("epsilon", "advantage"):
+        raise ValueError("objective must be 'epsilon' or 'advantage'")
     best = (-1.0, -2.0, math.inf)
     for threshold in np.unique(np.concatenate([scores_in, scores_out])):
         outcome = rates(int((scores_in >= threshold).sum()), scores_in.size,
                         int((scores_out >= threshold).sum()), scores_out.size)
         key = (epsilon_lower_bound(outcome, delta), outcome.advantage, float(threshold))
-        if key[:2] > best[:2]:
+        if (key[:2] > best[:2]) if objective == "epsilon" else ((key[1], key[0]) > (best[1], best[0])):
             best = key
     return best[2], best[0], best[1]
 

@@ -20,10 +20,11 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # `bench` lives at the repository root, outside the installed packages
     sys.path.insert(0, str(REPO))
 
-from bench.privacy.attacks import canary_scores, distance_to_closest  # noqa: E402
+from bench.privacy.attacks import canary_scores, density_ratio, distance_to_closest, measurement_score  # noqa: E402
 from bench.privacy.stats import (  # noqa: E402
-    advantage_bound, choose_threshold, clopper_pearson, epsilon_lower_bound, rates, roc_auc,
+    advantage_bound, choose_threshold, clopper_pearson, epsilon_lower_bound, gaussian_audit_ceiling, rates, roc_auc,
 )
+from synthgate.privacy.domain import Measurement  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -103,6 +104,33 @@ def test_distance_and_canary_scores_on_a_tiny_table() -> None:
     assert scores["rare_values"] == 2.0 and scores["near"] == 4.0
 
 
+def test_density_ratio_compares_exact_cell_shares() -> None:
+    synthetic = np.array([[0, 1]] * 3 + [[1, 1]])
+    reference = np.array([[0, 1], [1, 1], [1, 1], [1, 0]])
+    ratio = density_ratio(np.array([[0, 1], [1, 0]]), synthetic, reference)
+    # [0,1]: (3+1)/5 in the release vs (1+1)/5 in the population; [1,0]: (0+1)/5 vs (1+1)/5.
+    assert ratio == pytest.approx([math.log(2.0), math.log(0.5)])
+
+
+def test_measurement_score_reads_the_canary_cell_through_groupings() -> None:
+    """One fine 1-way measurement and one 2-way measurement over coarse groups of column b."""
+    reference = np.array([[0, 0], [0, 3], [1, 2], [1, 3]])
+    canary = np.array([1, 3])
+    groupings = {"a": np.array([0, 1]), "b": np.array([0, 0, 1, 1])}  # b: codes {0,1} -> 0, {2,3} -> 1
+    one_way = Measurement(("b",), np.array([1.0, 0.0, 1.0, 2.0 + 1.0]), stddev=1.0, shape=(4,))
+    two_way = Measurement(("a", "b"), np.array([2.0, 0.0, 0.0, 2.0 + 0.5]), stddev=0.5, shape=(2, 2))
+    score = measurement_score([one_way, two_way], canary, reference, columns=("a", "b"), sizes=(2, 4),
+                              groupings=groupings)
+    # b=3 has 2 reference rows, noisy 3 -> +1 at weight 1; cell (a=1, b-group 1) has 2 rows, noisy 2.5 -> +0.5 at weight 4.
+    assert score == pytest.approx(1.0 + 0.5 * 4)
+
+
+def test_gaussian_ceiling_grows_with_the_shift_and_is_capped_by_trials() -> None:
+    ceilings = [gaussian_audit_ceiling(mu, 100) for mu in (0.3, 1.0, 2.0, 30.0)]
+    assert ceilings[0] == 0.0 and ceilings[0] < ceilings[1] < ceilings[2] < ceilings[3]
+    assert ceilings[3] == pytest.approx(epsilon_lower_bound(rates(100, 100, 0, 100)))
+
+
 @pytest.mark.slow
 def test_canary_audit_bounds_dp_models_and_catches_the_baseline() -> None:
     """Small canary audit on health_insurance (about a minute): a DP model's empirical epsilon lower
@@ -116,8 +144,12 @@ def test_canary_audit_bounds_dp_models_and_catches_the_baseline() -> None:
     for method in (Method("graphical", 1.0), Method("copula", 1.0)):
         audit = canary_audit(table, method, trials=60, select=20, seed=3)
         assert audit["result"]["epsilon_lower_bound"] <= 1.0, f"{method.label} leaks more than epsilon allows"
+        assert audit["white_box"]["epsilon_lower_bound"] <= 1.0, f"{method.label}: measurements leak too much"
+    noise_free = canary_audit(table, Method("graphical", 1e3), trials=30, select=10, seed=3)
+    assert noise_free["white_box"]["epsilon_lower_bound"] > 1.0, "the white-box attack misses a noise-free release"
 
     leaky = membership_audit([table], Method("resample"), n_targets=1000, seed=3)
-    assert leaky["evaluation"]["advantage_interval"][0] > 0
+    assert leaky["scores"]["distance"]["evaluation"]["advantage_interval"][0] > 0
     private = membership_audit([table], Method("graphical", 1.0), n_targets=1000, seed=3)
-    assert private["evaluation"]["advantage_interval"][0] <= advantage_bound(1.0, table.delta)
+    for result in private["scores"].values():
+        assert result["evaluation"]["advantage_interval"][0] <= advantage_bound(1.0, table.delta)
