@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--select", type=int, default=50, help="canary: of those, runs used to choose the test")
     parser.add_argument("--repeats", type=int, default=2, help="membership: releases (split seeds) per method")
     parser.add_argument("--targets", type=int, default=1500, help="membership: members and non-members per release")
+    parser.add_argument("--anonymeter", default="", metavar="TABLE",
+                        help="also score one release per method with anonymeter (own venv under bench/.work)")
+    parser.add_argument("--anonymeter-attacks", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default=None, help="results prefix (default bench/privacy/results)")
     args = parser.parse_args(argv)
@@ -101,6 +104,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"eps_lb {result['result']['epsilon_lower_bound']:.2f}"
                   + (f" white-box eps_lb {result['white_box']['epsilon_lower_bound']:.2f}" if result["white_box"] else "")
                   + f" ({result['seconds']:.0f}s)", flush=True)
+    anonymeter: list[dict[str, Any]] = []
+    if args.anonymeter:
+        from .anonymeter_run import anonymeter_audit
+
+        print(f"anonymeter {args.anonymeter}: one release per method, {args.anonymeter_attacks} attacks", flush=True)
+        table = load_table(args.anonymeter, seed=args.seed)
+        delta = table.delta
+        anonymeter = anonymeter_audit(table, plan, n_attacks=args.anonymeter_attacks, seed=args.seed)
     command = "python -m bench.privacy" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     payload: dict[str, Any] = {
         "benchmark": "bench.privacy", "command": command.strip(), "machine": machine,
@@ -108,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                      "epsilons": epsilons, "extra_epsilons": _floats(args.extra_epsilons), "baseline_epsilon": args.baseline_epsilon, "delta": delta,
                      "trials": args.trials, "select": args.select, "repeats": args.repeats, "targets": args.targets,
                      "seed": args.seed, "methods": [m.label for m in plan]},
-        "canary": canary, "membership": membership,
+        "canary": canary, "membership": membership, "anonymeter": anonymeter,
         "total_seconds": round(time.perf_counter() - start, 1),
     }
     payload["checks"] = checks(payload)
