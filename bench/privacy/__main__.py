@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--anonymeter-attacks", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default=None, help="results prefix (default bench/privacy/results)")
+    parser.add_argument("--render", action="store_true",
+                        help="only rewrite the .md from the existing .json (keeps the discussion); runs nothing")
     args = parser.parse_args(argv)
     if not 0 < args.select < args.trials:
         parser.error("need 0 < --select < --trials")
@@ -73,6 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("need --repeats >= 1 and --targets >= 10")
     json_out, md_out = ((HERE / "results.json", HERE / "results.md") if args.out is None
                         else (REPO / f"{args.out}.json", REPO / f"{args.out}.md"))
+    if args.render:
+        payload = json.loads(json_out.read_text(encoding="utf-8"))
+        payload["checks"] = checks(payload)
+        payload["discussion"] = _previous_discussion(md_out)
+        md_out.write_text(render_markdown(payload), encoding="utf-8")
+        print(f"rewrote {md_out} from {json_out}")
+        return 0
     epsilons = _floats(args.epsilons)
     plan = methods(epsilons, args.baseline_epsilon, _floats(args.extra_epsilons))
     start = time.perf_counter()

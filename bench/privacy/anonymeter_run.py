@@ -67,8 +67,10 @@ def anonymeter_audit(table: AuditTable, methods: list[Method], *, n_attacks: int
                        "--control", str(work / "control.parquet"), "--spec", str(work / "spec.json"),
                        "--out", str(work / "out.json")]
             proc = subprocess.run(command, capture_output=True, text=True)
-            if proc.returncode != 0:  # anonymeter's own traceback: about our code files, never the data
-                raise RuntimeError(f"anonymeter failed on {method.label} (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+            if proc.returncode != 0:  # only the exception's type: its message could quote cells
+                last = (proc.stderr.strip().splitlines() or ["?"])[-1].split(":")[0]
+                raise RuntimeError(f"anonymeter failed on {method.label} (exit {proc.returncode}, {last}); "
+                                   f"run {SCRIPT.name} with {python} by hand to see why")
             result = json.loads((work / "out.json").read_text(encoding="utf-8"))
             out.append({"table": table.name, "method": method.label, "epsilon": method.epsilon, "spec": spec,
                         **result})
