@@ -1,0 +1,1 @@
+"""Empirical privacy audit: canary (worst-case) and population membership-inference attacks."""
