@@ -2,8 +2,8 @@
 
 A crash leaves either the complete run directory or none (plus, at worst, a hidden staging
 folder beside it, which records its owner process; the next run in the same parent folder
-removes it once that process is gone, see `owner.py`). The release package holds only the synthetic
-files and a manifest; the internal report goes to `internal/`, never into the package.
+removes it once that process is gone, see `owner.py`). The release package holds only the
+synthetic files and a manifest; the internal report goes to `internal/`, never into the package.
 """
 
 from __future__ import annotations
