@@ -20,7 +20,7 @@ from synthgate.privacy.sample import iter_synthetic, write_synthetic
 
 from .encode import NumericCodec, TableCodec, codec_from_description
 from .errors import InputError
-from .publish import Staging, check_output_dir, sha256_file
+from .publish import Staging, prepare_output_dir, sha256_file, write_error
 
 __all__ = ["ReplayResult", "replay_release"]
 
@@ -42,7 +42,7 @@ def replay_release(run: Path, *, out: Path) -> ReplayResult:
     run = Path(run)
     manifest = _read_json(_package(run) / "manifest.json")
     stored = _read_json(run / "internal" / "measurements.json")
-    out = check_output_dir(Path(out))
+    out = prepare_output_dir(Path(out))
     codec = TableCodec([codec_from_description(name, d) for name, d in manifest["schema"].items()])
     params = stored.get("model_params", {})
     model = make_model(stored["model"], correlation_share=params.get("correlation_share", 0.5),
@@ -64,6 +64,9 @@ def replay_release(run: Path, *, out: Path) -> ReplayResult:
                   "source_run": str(run), "release_id": manifest["release_id"]}
         staging.write_json("replay.json", result)
         final = staging.commit()
+    except OSError as exc:  # disk full, file too large: one clear line, nothing partial left
+        staging.abort()
+        raise write_error(out, exc) from None
     except BaseException:
         staging.abort()
         raise

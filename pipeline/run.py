@@ -9,7 +9,6 @@ until the whole run directory is complete.
 
 from __future__ import annotations
 
-import errno
 import logging
 import secrets
 import time
@@ -39,7 +38,7 @@ from .load import Batch, ParseFailures, iter_batches, iter_split, iter_split_bat
 from .logs import event
 from .manifest import build_manifest, build_report
 from .plan import BudgetPlan, plan_budget
-from .publish import Staging, check_output_dir, sha256_file
+from .publish import Staging, prepare_output_dir, sha256_file, write_error
 from .samples import RowSample
 from .units import UnitRows, bound_contributions
 
@@ -90,7 +89,7 @@ def run_release(config: ReleaseConfig, *, out: Path, ledger: Ledger, seed: int |
     written to the ledger before its noise is drawn. A run that fails before its first charge
     gives its reservation back; one that fails after keeps what it spent.
     """
-    out = check_output_dir(Path(out))
+    out = prepare_output_dir(Path(out))
     seed = secrets.randbits(32) if seed is None else int(seed)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     release_id = batch_id or f"{config.dataset}-{stamp}-{config.config_hash[:8]}-{secrets.token_hex(3)}"
@@ -215,9 +214,7 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
                             manifest_hash=sha256_file(Path(result_paths[folder]) / "manifest.json"))
     except OSError as exc:  # disk full, file too large, permissions: nothing partial is left behind
         staging.abort()
-        reason = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
-        raise OutputError(f"{out}: cannot write the output ({reason}); free space or choose another --out. "
-                          "The budget this run spent stays recorded in the ledger") from None
+        raise OutputError(f"{write_error(out, exc)}. The budget this run spent stays recorded in the ledger") from None
     except BaseException:
         staging.abort()
         raise

@@ -44,14 +44,6 @@ CASES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _slow_only_when_asked(request: pytest.FixtureRequest) -> None:
-    """pyproject has no `-m "not slow"` default, so a plain `pytest` would run these: skip them
-    unless the marker expression asks for slow tests."""
-    if request.node.get_closest_marker("slow") and "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("slow end-to-end run: use -m slow")
-
-
 def _temp_config(name: str, model: str, root: Path) -> Path:
     original = CONFIG_DIR / f"{name}.yaml"
     raw: dict[str, Any] = yaml.load(original.read_text(encoding="utf-8"), Loader=_Yaml12BoolLoader)  # noqa: S506

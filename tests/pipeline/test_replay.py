@@ -57,3 +57,25 @@ def test_tampered_measurements_do_not_replay(tmp_path: Path, capsys: pytest.Capt
 def test_replay_of_something_that_is_not_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
     assert "no release/ or held/ package" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_a_failed_replay_write_is_one_line_and_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import os
+
+    from synthgate.pipeline import replay as replay_module
+
+    config = _config(tmp_path, "independent")
+    run = tmp_path / "run"
+    assert main(["run", str(config), "--out", str(run), "--seed", "3"]) in (0, 3)
+    capsys.readouterr()
+
+    def no_space(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(replay_module, "write_synthetic", no_space)
+    assert main(["replay", str(run), "--out", str(tmp_path / "again")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "cannot write the output (ENOSPC)" in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hi.csv", "hi.yaml", "run"]  # no staging folder left

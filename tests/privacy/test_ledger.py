@@ -136,3 +136,19 @@ def test_two_processes_racing_for_the_last_budget_exactly_one_wins(tmp_path: Pat
             w.join(60)
         outcomes = sorted(queue.get(timeout=10) for _ in workers)
         assert outcomes == ["refused", "won"]
+
+
+def test_timestamps_never_go_back_across_a_second() -> None:
+    """`budget show` orders batches by start time; a stamp built from two clock reads went back by
+    up to a second whenever the reads straddled a second (seen as a flaky batch order)."""
+    import time
+
+    from synthgate.privacy.ledger import _now
+
+    previous, backwards = _now(), 0
+    end = int(time.time()) + 2  # crosses at least one second boundary
+    while time.time() < end:
+        stamp = _now()
+        backwards += stamp < previous
+        previous = stamp
+    assert backwards == 0
