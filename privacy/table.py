@@ -131,6 +131,10 @@ class PrivateTable:
         noisy = mechanism.randomise(sums)
         return Measurement(columns, noisy, mechanism.stddev, label, (n_entries,), kind="moments")
 
+    def count_stddev(self, cost: float) -> float:
+        """The noise's standard deviation per cell of a `marginal` at this cost. Public: reads no data."""
+        return self._count_mechanism(cost).stddev
+
     def _count_mechanism(self, cost: float) -> Mechanism:
         if self.cost_unit == "rho":
             return DiscreteGaussianCounts(rho=cost)

@@ -60,7 +60,7 @@ def _fitted(model: Model, domain: Domain = DOMAIN, accounting: str = "zcdp") -> 
 class SpyTable:
     """Stands in for a PrivateTable and lets through only its public query interface."""
 
-    ALLOWED = frozenset({"domain", "cost_unit", "marginal", "second_moments", "select"})
+    ALLOWED = frozenset({"domain", "cost_unit", "count_stddev", "marginal", "second_moments", "select"})
 
     def __init__(self, table: PrivateTable) -> None:
         self._table = table
