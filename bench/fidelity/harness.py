@@ -53,7 +53,8 @@ import pyarrow.parquet as pq
 
 from bench._common import REPO, TABLES, config_path, fmt, load_raw, machine_info
 
-SYNTHGATE_METHODS = ("independent", "copula", "graphical")
+GRAPHICAL, GRAPHICAL_AIM = "graphical", "graphical-aim"  # graphical-aim: model.selection = aim
+SYNTHGATE_METHODS = ("independent", "copula", GRAPHICAL, GRAPHICAL_AIM)
 MST_FINE = "MST-fine"  # sensitivity check: MST on the evaluation codec's own bins (the configs' bins)
 METHODS = (*SYNTHGATE_METHODS, "MST", MST_FINE)
 DEFAULT_METHODS = (*SYNTHGATE_METHODS, "MST", MST_FINE)
@@ -78,7 +79,10 @@ def make_config(table: str, kind: str, epsilon: float) -> Any:
     from synthgate.pipeline.config import config_from_mapping
 
     raw = copy.deepcopy(load_raw(table))
-    raw.setdefault("model", {})["kind"] = kind
+    model = raw.setdefault("model", {})
+    model["kind"], selection = (GRAPHICAL, "aim") if kind == GRAPHICAL_AIM else (kind, model.get("selection", "mst"))
+    if model["kind"] == GRAPHICAL:
+        model["selection"] = selection
     privacy = raw.setdefault("privacy", {})
     privacy["epsilon"] = float(epsilon)
     privacy["lifetime_epsilon"] = LIFETIME_EPSILON

@@ -28,7 +28,9 @@ import numpy as np
 
 from ..domain import Domain, Measurement
 from ..table import PrivateTable
+from .aim import AIM_SELECT_SHARE, candidates, run_aim
 from .base import Model, ModelError, probabilities_from, row_count_from
+from .bayesnet import BayesNet, draw, draw_rows
 
 __all__ = ["GraphicalModel", "quantile_groups", "frequent_groups", "sampling_l1", "project_to_total", "group_cap"]
 
@@ -41,12 +43,23 @@ class GraphicalModel(Model):
     kind = "graphical"
 
     def __init__(self, *, groups: int = 32, ordered: Collection[str] = (), null_codes: Mapping[str, int] | None = None,
-                 shares: tuple[float, float, float] = (0.3, 0.15, 0.55)) -> None:
+                 shares: tuple[float, float, float] = (0.3, 0.15, 0.55), selection: str = "mst",
+                 rounds: int | None = None, coarse_groups: int = 6, max_cells: int = 4096) -> None:
         """`ordered` names columns whose codes are ordered (numeric bins); `null_codes` gives each
-        column's null code, if any. `shares` split the budget: 1-way, selection, 2-way."""
+        column's null code, if any. `shares` split the budget: 1-way, selection, 2-way (under
+        `aim`, selection and measurement share the last two in `rounds` rounds, d by default).
+        `coarse_groups` and `max_cells` bound AIM's 3-way tables."""
         super().__init__()
-        if groups < 2:
-            raise ModelError("groups must be at least 2")
+        if groups < 2 or coarse_groups < 2:
+            raise ModelError("groups and coarse_groups must be at least 2")
+        if selection not in ("mst", "aim"):
+            raise ModelError(f"selection must be 'mst' or 'aim', not '{selection}'")
+        if rounds is not None and rounds < 1:
+            raise ModelError("rounds must be at least 1")
+        self.selection = selection
+        self.rounds = rounds
+        self.coarse_groups = coarse_groups
+        self.max_cells = max_cells
         if len(shares) != 3 or min(shares) <= 0 or not np.isclose(sum(shares), 1.0):
             raise ModelError("shares must be three positive fractions that add up to 1")
         self.groups = groups
@@ -62,9 +75,20 @@ class GraphicalModel(Model):
         one_way_share, select_share, two_way_share = self.shares if d > 1 else (1.0, 0.0, 0.0)
         one_way = [table.marginal([c], cost=budget * one_way_share / d) for c in columns]
         n_hat = max(row_count_from(one_way) or 1.0, 1.0)
-        self.group_cap_ = self.groups if d == 1 else group_cap(self.groups, n_hat,
-                                                               table.count_stddev(budget * two_way_share / (d - 1)))
+        rounds = self.rounds or d
+        self.group_cap_ = self.groups
+        if d > 1:  # groups sized to the noise of the typical 2-way table the plan will measure
+            typical = budget * two_way_share / (d - 1) if self.selection == "mst" else \
+                budget * (1 - one_way_share) * (1 - AIM_SELECT_SHARE) / rounds
+            self.group_cap_ = group_cap(self.groups, n_hat, table.count_stddev(typical))
         self._set_groups(one_way)
+        if self.selection == "aim" and d > 1:
+            pool = candidates(d, [self.groupings_[c] for c in columns], self.coarse_maps_, max_cells=self.max_cells)
+            measured = run_aim(table, pool, lambda ms: self._network(one_way, ms), budget=budget * (1 - one_way_share),
+                               rounds=rounds, n_hat=n_hat)
+            self.measurements_ = [*one_way, *measured]
+            self._estimate_aim(one_way, measured)
+            return
         self.edges_: list[tuple[int, int]] = []
         two_way: list[Measurement] = []
         if d > 1:
@@ -84,6 +108,17 @@ class GraphicalModel(Model):
         self.coarse_ = [probabilities_from(np.bincount(self.groupings_[c], weights=m.noisy_counts.ravel(),
                                                        minlength=int(self.groupings_[c].max()) + 1))
                         for c, m in zip(self.columns_, one_way)]
+        self.coarse_maps_ = [self._coarser(c, p) for c, p in zip(self.columns_, self.coarse_)]
+
+    def _coarser(self, column: str, groups: np.ndarray) -> np.ndarray:
+        """Group -> coarse group (nested: a union of groups), for AIM's 3-way tables."""
+        if groups.size <= self.coarse_groups:
+            return np.arange(groups.size)
+        null = self.null_codes.get(column)
+        null_group = int(self.groupings_[column][null]) if null is not None else None
+        if column in self.ordered:
+            return quantile_groups(groups, self.coarse_groups, null_code=null_group)
+        return frequent_groups(groups, self.coarse_groups, null_code=null_group)
 
     def _denoised(self, column: str, measurement: Measurement) -> np.ndarray:
         """A fine 1-way distribution with less false mass in empty cells (post-processing only).
@@ -130,6 +165,9 @@ class GraphicalModel(Model):
         one_way, two_way = self.measurements_[:d], self.measurements_[d:]
         self.group_cap_ = int(structure.get("group_cap", self.groups))  # type: ignore[call-overload]
         self._set_groups(one_way)
+        if self.selection == "aim":
+            self._estimate_aim(one_way, two_way)
+            return
         edges = structure.get("edges", [])
         self.edges_ = [(domain.index(a), domain.index(b)) for a, b in edges]  # type: ignore[union-attr]
         self._estimate(one_way, two_way)
@@ -175,6 +213,38 @@ class GraphicalModel(Model):
     def _estimate(self, one_way: list[Measurement], two_way: list[Measurement]) -> None:
         d = len(one_way)
         sizes = [int(self.groupings_[c].max()) + 1 for c in self.columns_]
+        vertex = self._vertex(one_way, list(zip(self.edges_, two_way)))
+        self.vertex_ = vertex
+        self.joint_ = {}
+        for (i, j), m in zip(self.edges_, two_way):
+            start = np.clip(m.noisy_counts.reshape(sizes[i], sizes[j]), 0, None) + 1e-6
+            self.joint_[(i, j)] = fit_margins(start, vertex[i], vertex[j])
+        self.within_ = [self._within_groups(j) for j in range(d)]
+        self.order_ = _tree_order(d, self.edges_)
+
+    def _estimate_aim(self, one_way: list[Measurement], measured: list[Measurement]) -> None:
+        self.network_ = self._network(one_way, measured)
+        self.within_ = [self._within_groups(j) for j in range(len(one_way))]
+
+    def _network(self, one_way: list[Measurement], measured: list[Measurement]) -> BayesNet:
+        """The Bayesian network AIM's measurements define, attached in the order they were taken."""
+        index = {c: j for j, c in enumerate(self.columns_)}
+        pairs = [((index[m.columns[0]], index[m.columns[1]]), m) for m in measured if len(m.columns) == 2]
+        net = BayesNet(self._vertex(one_way, pairs))
+        for m in measured:
+            columns = [index[c] for c in m.columns]
+            maps = [np.arange(int(self.groupings_[self.columns_[j]].max()) + 1) if len(columns) == 2
+                    else self.coarse_maps_[j] for j in columns]
+            child = net.orient(columns)
+            if child is not None:
+                net.attach(child, columns, maps, m.noisy_counts.reshape(m.shape))
+        return net
+
+    def _vertex(self, one_way: list[Measurement],
+                pairs: list[tuple[tuple[int, int], Measurement]]) -> list[np.ndarray]:
+        """Group-level 1-way estimates: inverse-variance average of every measurement covering them."""
+        d = len(one_way)
+        sizes = [int(self.groupings_[c].max()) + 1 for c in self.columns_]
         sums: list[np.ndarray] = []
         weights: list[np.ndarray] = []
         for j in range(d):
@@ -184,20 +254,13 @@ class GraphicalModel(Model):
             variance = members * one_way[j].stddev ** 2
             sums.append(counts / variance)
             weights.append(1.0 / variance)
-        for (i, j), m in zip(self.edges_, two_way):
+        for (i, j), m in pairs:
             table = m.noisy_counts.reshape(sizes[i], sizes[j])
             sums[i] = sums[i] + table.sum(axis=1) / (sizes[j] * m.stddev ** 2)
             weights[i] = weights[i] + 1.0 / (sizes[j] * m.stddev ** 2)
             sums[j] = sums[j] + table.sum(axis=0) / (sizes[i] * m.stddev ** 2)
             weights[j] = weights[j] + 1.0 / (sizes[i] * m.stddev ** 2)
-        vertex = [probabilities_from(s / w) for s, w in zip(sums, weights)]
-        self.vertex_ = vertex
-        self.joint_ = {}
-        for (i, j), m in zip(self.edges_, two_way):
-            start = np.clip(m.noisy_counts.reshape(sizes[i], sizes[j]), 0, None) + 1e-6
-            self.joint_[(i, j)] = fit_margins(start, vertex[i], vertex[j])
-        self.within_ = [self._within_groups(j) for j in range(d)]
-        self.order_ = _tree_order(d, self.edges_)
+        return [probabilities_from(s / w) for s, w in zip(sums, weights)]
 
     def _within_groups(self, j: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each group: its fine codes and their probabilities given the group."""
@@ -212,26 +275,37 @@ class GraphicalModel(Model):
 
     # --- sampling ------------------------------------------------------------------------------
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        if self.selection == "aim" and len(self.fine_) > 1:
+            return self._fine_codes(self.network_.sample(n, rng), rng)
         d = len(self.fine_)
         coarse = np.empty((n, d), dtype=np.int64)
         for child, parent in self.order_:
             if parent is None:
-                coarse[:, child] = _draw(self.vertex_[child], n, rng)
+                coarse[:, child] = draw(self.vertex_[child], n, rng)
                 continue
             joint = self.joint_[(parent, child)] if (parent, child) in self.joint_ else self.joint_[(child, parent)].T
             conditional = joint / np.clip(joint.sum(axis=1, keepdims=True), 1e-300, None)
-            coarse[:, child] = _draw_rows(conditional, coarse[:, parent], rng)
+            coarse[:, child] = draw_rows(conditional, coarse[:, parent], rng)
+        return self._fine_codes(coarse, rng)
+
+    def _fine_codes(self, coarse: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Fine codes drawn inside each row's group from the fine 1-way estimate."""
+        n, d = coarse.shape
         codes = np.empty((n, d), dtype=np.int32)
         for j in range(d):
             for g, (members, p) in enumerate(self.within_[j]):
                 rows = np.flatnonzero(coarse[:, j] == g)
                 if rows.size:
-                    codes[rows, j] = members[_draw(p, rows.size, rng)] if members.size > 1 else members[0]
+                    codes[rows, j] = members[draw(p, rows.size, rng)] if members.size > 1 else members[0]
         return codes
 
     def describe(self) -> dict[str, object]:
         """Public structure (from DP measurements): the tree's edges and each column's group count."""
         names = self.columns_
+        if self.selection == "aim" and len(names) > 1:
+            return {"selection": "aim", "group_cap": self.group_cap_,
+                    "parents": {names[c]: [names[p] for p in f.parents] for c, f in self.network_.families.items()},
+                    "groups": {c: int(g.max()) + 1 for c, g in self.groupings_.items()}}
         return {"edges": [[names[i], names[j]] for i, j in self.edges_], "group_cap": self.group_cap_,
                 "groups": {c: int(g.max()) + 1 for c, g in self.groupings_.items()}}
 
@@ -355,21 +429,3 @@ def _tree_order(d: int, edges: list[tuple[int, int]]) -> list[tuple[int, int | N
                     order.append((other, node))
                     queue.append(other)
     return order
-
-
-def _draw(p: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    cumulative = np.cumsum(p)
-    cumulative[-1] = 1.0
-    return np.searchsorted(cumulative, rng.random(n), side="right").clip(0, p.size - 1)
-
-
-def _draw_rows(conditional: np.ndarray, parents: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One draw per row from the row of `conditional` its parent's value selects."""
-    cumulative = np.cumsum(conditional, axis=1)
-    cumulative[:, -1] = 1.0
-    u = rng.random(parents.size)
-    out = np.empty(parents.size, dtype=np.int64)
-    for value in np.unique(parents):
-        rows = np.flatnonzero(parents == value)
-        out[rows] = np.searchsorted(cumulative[value], u[rows], side="right")
-    return out.clip(0, conditional.shape[1] - 1)

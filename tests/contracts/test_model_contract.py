@@ -147,7 +147,8 @@ def check_n_estimate_close_to_n(model: Model) -> None:
     assert abs(model.n_estimate - N_ROWS) <= 5 * sd
 
 
-MODELS: list[Model] = [SchemaModel(), IndependentModel(), CopulaModel(), GraphicalModel(groups=4)]
+MODELS: list[Model] = [SchemaModel(), IndependentModel(), CopulaModel(), GraphicalModel(groups=4),
+                       GraphicalModel(groups=4, selection="aim")]
 
 
 def model_checks(model: Model) -> Iterator[Callable[[Model], None]]:
