@@ -4,13 +4,14 @@ This is the estimator behind `graphical` with `selection: aim`. AIM (McKenna et 
 its marginals form any set of cliques and needs Private-PGM's junction-tree inference to fit one
 distribution to them. We restrict the cliques instead: a measured marginal over S is usable only
 if one column c of S can take S∖{c} as its parents (its old parents a subset of them, no cycle).
-Then each column's conditional p(c | parents) is read off one measured table, post-processed
-(clipped, and fitted by IPF to the columns' 1-way estimates), and the joint is their product,
-as in PrivBayes (Zhang et al. 2017). Why this and not a junction tree:
+Then each column's conditional p(c | parents) comes from its family's table over groups, fitted
+by IPF to every measurement inside the family (a 3-way table over coarse groups, the 2-way tables
+over groups it refines, the 1-way estimates), and the joint is their product, as in PrivBayes
+(Zhang et al. 2017). Why this and not a junction tree:
 - it is always a proper distribution, with no iterative inference, so estimation costs
   milliseconds and sampling is exact, ancestral, and vectorised;
-- with parents limited to two and 3-way tables measured over coarser groups, every table stays
-  small (groups² or coarse³ cells), so memory depends on the domain only;
+- with parents limited to two, a family's table has at most groups³ cells, so memory depends on
+  the domain only;
 - it is consistent on what it uses: the child's conditional given its parents is the measured
   one (up to IPF to the 1-ways); what it gives up is agreement between two tables that share
   parents, which AIM's selection then sees as error and may measure.
@@ -24,19 +25,31 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BayesNet", "Family", "fit_axes"]
+__all__ = ["BayesNet", "Constraint", "Family"]
 
 _IPF_ITERATIONS = 30
 
 
 @dataclass(frozen=True)
 class Family:
-    """A child column, its parents, and p(child | parents) at the table's resolution."""
+    """A child column, its parents, and p(child | parents) over group codes."""
 
     child: int
-    columns: tuple[int, ...]        # the measured table's axes, in order (child among them)
-    maps: tuple[np.ndarray, ...]    # per axis: group code -> table code (identity or coarser)
-    conditional: np.ndarray         # (prod of parent axis sizes, child axis size), rows sum to 1
+    columns: tuple[int, ...]        # the family's axes, in increasing column order (child among them)
+    conditional: np.ndarray         # (prod of parent group counts, child group count), rows sum to 1
+
+    @property
+    def parents(self) -> tuple[int, ...]:
+        return tuple(c for c in self.columns if c != self.child)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A noisy table over some of a family's columns, each axis coarsened by a map of group codes."""
+
+    columns: tuple[int, ...]
+    maps: tuple[np.ndarray, ...]    # per axis: group code -> table code
+    table: np.ndarray
 
     @property
     def parents(self) -> tuple[int, ...]:
@@ -68,18 +81,23 @@ class BayesNet:
                 best = c
         return best
 
-    def attach(self, child: int, columns: Sequence[int], maps: Sequence[np.ndarray], table: np.ndarray) -> None:
-        """Make `columns` minus `child` the child's parents, with the conditional from `table`
-        (noisy counts shaped by the maps' code counts)."""
-        columns = tuple(columns)
-        targets = [np.bincount(m, weights=self.vertex[c], minlength=int(m.max()) + 1) for c, m in zip(columns, maps)]
-        joint = fit_axes(np.clip(table, 0.0, None) + 1e-6, targets)
-        axis = columns.index(child)
-        moved = np.moveaxis(joint, axis, -1)
+    def attach(self, child: int, columns: Sequence[int], constraints: Sequence[Constraint]) -> None:
+        """Make `columns` minus `child` the child's parents; p(child | parents) from the family's
+        table over groups fitted by IPF to the 1-way estimates and then to each constraint."""
+        columns = tuple(sorted(columns))
+        sizes = [self.vertex[c].size for c in columns]
+        joint = np.ones(sizes) / np.prod(sizes)
+        fits = [Constraint((c,), (np.arange(self.vertex[c].size),), self.vertex[c]) for c in columns]
+        fits += [k for k in constraints if set(k.columns) <= set(columns)]
+        for _ in range(_IPF_ITERATIONS):
+            for k in fits:
+                joint = _fit_constraint(joint, columns, k)
+        moved = np.moveaxis(joint, columns.index(child), -1)
         flat = moved.reshape(-1, moved.shape[-1])
         rows = flat.sum(axis=1, keepdims=True)
-        conditional = np.where(rows > 0, flat / np.clip(rows, 1e-300, None), targets[axis] / targets[axis].sum())
-        self.families[child] = Family(child, columns, tuple(maps), conditional)
+        fallback = self.vertex[child] / max(float(self.vertex[child].sum()), 1e-300)
+        conditional = np.where(rows > 1e-12, flat / np.clip(rows, 1e-300, None), fallback)
+        self.families[child] = Family(child, columns, conditional)
 
     def order(self) -> list[int]:
         """Columns, every parent before its children."""
@@ -101,26 +119,10 @@ class BayesNet:
             if family is None:
                 out[:, j] = draw(self.vertex[j], n, rng)
                 continue
-            parent_axes = [k for k, c in enumerate(family.columns) if c != j]
-            sizes = [int(family.maps[k].max()) + 1 for k in parent_axes]
-            index = (np.ravel_multi_index(tuple(family.maps[k][out[:, family.columns[k]]] for k in parent_axes), sizes)
-                     if parent_axes else np.zeros(n, dtype=np.int64))
-            coarse = draw_rows(family.conditional, index, rng)
-            child_map = family.maps[family.columns.index(j)]
-            out[:, j] = self._refine(j, child_map, coarse, rng)
-        return out
-
-    def _refine(self, j: int, child_map: np.ndarray, coarse: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Group codes from coarser table codes, by the 1-way estimate inside each coarse code."""
-        if child_map.size == int(child_map.max()) + 1 and np.array_equal(child_map, np.arange(child_map.size)):
-            return coarse
-        out = np.empty_like(coarse)
-        for code in np.unique(coarse):
-            rows = np.flatnonzero(coarse == code)
-            members = np.flatnonzero(child_map == code)
-            p = self.vertex[j][members]
-            p = p / p.sum() if p.sum() > 0 else np.full(members.size, 1.0 / members.size)
-            out[rows] = members[draw(p, rows.size, rng)]
+            parents = family.parents
+            index = (np.ravel_multi_index(tuple(out[:, p] for p in parents), [self.vertex[p].size for p in parents])
+                     if parents else np.zeros(n, dtype=np.int64))
+            out[:, j] = draw_rows(family.conditional, index, rng)
         return out
 
     def _descendants(self, j: int) -> set[int]:
@@ -138,17 +140,20 @@ class BayesNet:
         return seen
 
 
-def fit_axes(table: np.ndarray, targets: Sequence[np.ndarray]) -> np.ndarray:
-    """Iterative proportional fitting of a positive table to one target distribution per axis."""
-    fitted = np.asarray(table, float) / table.sum()
-    for _ in range(_IPF_ITERATIONS):
-        for axis, target in enumerate(targets):
-            other = tuple(k for k in range(fitted.ndim) if k != axis)
-            current = fitted.sum(axis=other)
-            shape = [1] * fitted.ndim
-            shape[axis] = -1
-            fitted *= (np.asarray(target, float) / max(float(np.sum(target)), 1e-300)
-                       / np.clip(current, 1e-300, None)).reshape(shape)
+def _fit_constraint(joint: np.ndarray, columns: tuple[int, ...], k: Constraint) -> np.ndarray:
+    """One IPF step: rescale `joint` so its (coarsened) marginal on k's columns matches k's table."""
+    order = sorted(range(len(k.columns)), key=lambda a: columns.index(k.columns[a]))
+    axes = [columns.index(k.columns[a]) for a in order]
+    maps = [k.maps[a] for a in order]
+    target = np.transpose(np.clip(np.asarray(k.table, float), 0.0, None) + 1e-9, order)
+    target = target / target.sum()
+    marginal = joint.sum(axis=tuple(a for a in range(joint.ndim) if a not in axes))
+    for position, m in enumerate(maps):
+        onehot = np.eye(target.shape[position])[m]
+        marginal = np.moveaxis(np.tensordot(marginal, onehot, axes=([position], [0])), -1, position)
+    ratio = (target / np.clip(marginal, 1e-300, None))[np.ix_(*maps)]
+    shape = [joint.shape[a] if a in axes else 1 for a in range(joint.ndim)]
+    fitted = joint * ratio.reshape(shape)
     return fitted / fitted.sum()
 
 

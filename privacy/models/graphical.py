@@ -30,7 +30,7 @@ from ..domain import Domain, Measurement
 from ..table import PrivateTable
 from .aim import AIM_SELECT_SHARE, candidates, run_aim
 from .base import Model, ModelError, probabilities_from, row_count_from
-from .bayesnet import BayesNet, draw, draw_rows
+from .bayesnet import BayesNet, Constraint, draw, draw_rows
 
 __all__ = ["GraphicalModel", "quantile_groups", "frequent_groups", "sampling_l1", "project_to_total", "group_cap"]
 
@@ -44,7 +44,7 @@ class GraphicalModel(Model):
 
     def __init__(self, *, groups: int = 32, ordered: Collection[str] = (), null_codes: Mapping[str, int] | None = None,
                  shares: tuple[float, float, float] = (0.3, 0.15, 0.55), selection: str = "mst",
-                 rounds: int | None = None, coarse_groups: int = 6, max_cells: int = 4096) -> None:
+                 rounds: int | None = None, coarse_groups: int = 12, max_cells: int = 4096) -> None:
         """`ordered` names columns whose codes are ordered (numeric bins); `null_codes` gives each
         column's null code, if any. `shares` split the budget: 1-way, selection, 2-way (under
         `aim`, selection and measurement share the last two in `rounds` rounds, d by default).
@@ -76,11 +76,12 @@ class GraphicalModel(Model):
         one_way = [table.marginal([c], cost=budget * one_way_share / d) for c in columns]
         n_hat = max(row_count_from(one_way) or 1.0, 1.0)
         rounds = self.rounds or d
-        self.group_cap_ = self.groups
+        self.group_cap_, self.coarse_cap_ = self.groups, self.coarse_groups
         if d > 1:  # groups sized to the noise of the typical 2-way table the plan will measure
             typical = budget * two_way_share / (d - 1) if self.selection == "mst" else \
                 budget * (1 - one_way_share) * (1 - AIM_SELECT_SHARE) / rounds
             self.group_cap_ = group_cap(self.groups, n_hat, table.count_stddev(typical))
+            self.coarse_cap_ = group_cap(self.coarse_groups, n_hat, table.count_stddev(typical), way=3)
         self._set_groups(one_way)
         if self.selection == "aim" and d > 1:
             pool = candidates(d, [self.groupings_[c] for c in columns], self.coarse_maps_, max_cells=self.max_cells)
@@ -112,13 +113,13 @@ class GraphicalModel(Model):
 
     def _coarser(self, column: str, groups: np.ndarray) -> np.ndarray:
         """Group -> coarse group (nested: a union of groups), for AIM's 3-way tables."""
-        if groups.size <= self.coarse_groups:
+        if groups.size <= self.coarse_cap_:
             return np.arange(groups.size)
         null = self.null_codes.get(column)
         null_group = int(self.groupings_[column][null]) if null is not None else None
         if column in self.ordered:
-            return quantile_groups(groups, self.coarse_groups, null_code=null_group)
-        return frequent_groups(groups, self.coarse_groups, null_code=null_group)
+            return quantile_groups(groups, self.coarse_cap_, null_code=null_group)
+        return frequent_groups(groups, self.coarse_cap_, null_code=null_group)
 
     def _denoised(self, column: str, measurement: Measurement) -> np.ndarray:
         """A fine 1-way distribution with less false mass in empty cells (post-processing only).
@@ -164,6 +165,7 @@ class GraphicalModel(Model):
         d = len(domain.columns)
         one_way, two_way = self.measurements_[:d], self.measurements_[d:]
         self.group_cap_ = int(structure.get("group_cap", self.groups))  # type: ignore[call-overload]
+        self.coarse_cap_ = int(structure.get("coarse_cap", self.coarse_groups))  # type: ignore[call-overload]
         self._set_groups(one_way)
         if self.selection == "aim":
             self._estimate_aim(one_way, two_way)
@@ -231,13 +233,15 @@ class GraphicalModel(Model):
         index = {c: j for j, c in enumerate(self.columns_)}
         pairs = [((index[m.columns[0]], index[m.columns[1]]), m) for m in measured if len(m.columns) == 2]
         net = BayesNet(self._vertex(one_way, pairs))
+        constraints: list[Constraint] = []
         for m in measured:
             columns = [index[c] for c in m.columns]
             maps = [np.arange(int(self.groupings_[self.columns_[j]].max()) + 1) if len(columns) == 2
                     else self.coarse_maps_[j] for j in columns]
+            constraints.append(Constraint(tuple(columns), tuple(maps), m.noisy_counts.reshape(m.shape)))
             child = net.orient(columns)
             if child is not None:
-                net.attach(child, columns, maps, m.noisy_counts.reshape(m.shape))
+                net.attach(child, columns, constraints)
         return net
 
     def _vertex(self, one_way: list[Measurement],
@@ -303,18 +307,19 @@ class GraphicalModel(Model):
         """Public structure (from DP measurements): the tree's edges and each column's group count."""
         names = self.columns_
         if self.selection == "aim" and len(names) > 1:
-            return {"selection": "aim", "group_cap": self.group_cap_,
+            return {"selection": "aim", "group_cap": self.group_cap_, "coarse_cap": self.coarse_cap_,
                     "parents": {names[c]: [names[p] for p in f.parents] for c, f in self.network_.families.items()},
                     "groups": {c: int(g.max()) + 1 for c, g in self.groupings_.items()}}
         return {"edges": [[names[i], names[j]] for i, j in self.edges_], "group_cap": self.group_cap_,
                 "groups": {c: int(g.max()) + 1 for c, g in self.groupings_.items()}}
 
 
-def group_cap(groups: int, n_hat: float, stddev: float) -> int:
-    """Groups per column such that a 2-way table of two such columns averages about one noise
-    standard deviation per cell (n/g² ≈ σ): finer tables on small tables are mostly noise. At
-    least 4, at most the configured `groups`."""
-    return int(max(4, min(groups, np.floor(np.sqrt(n_hat / max(stddev, 1e-9))))))
+def group_cap(groups: int, n_hat: float, stddev: float, *, way: int = 2) -> int:
+    """Groups per column such that a `way`-way table of such columns averages about one noise
+    standard deviation per cell (n/g^way ≈ σ): finer tables on small tables are mostly noise.
+    At least 4 (3 for 3-way tables), at most `groups`."""
+    floor = 4 if way == 2 else 3
+    return int(max(floor, min(groups, np.floor((n_hat / max(stddev, 1e-9)) ** (1 / way)))))
 
 
 def project_to_total(noisy: np.ndarray, total: float) -> np.ndarray:
