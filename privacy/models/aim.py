@@ -4,8 +4,10 @@ Each round: estimate every candidate marginal from the current model, pick with 
 mechanism the one it gets most wrong (quality: L1 error of the model's estimate minus the L1 error
 the measurement's own noise would leave, sensitivity 1), measure it with Gaussian noise, refit.
 Candidates are pairs over groups and triples over coarse groups, kept if their table has at most
-`max_cells` cells (AIM's size constraint) and if the Bayesian network can use them (see
-`bayesnet`). Rounds are fixed in number and equal in cost, so the plan is public and sums to the
+`max_cells` cells (AIM's size constraint), if the Bayesian network can use them (see `bayesnet`)
+and if they were not measured yet (the network cannot always absorb a table, e.g. when the
+dependence is between two parents; AIM's estimator could, so it re-measures, but here a repeat
+would only spend budget on the same unfixable error). Rounds are fixed in number and equal in cost, so the plan is public and sums to the
 budget exactly; AIM's annealing of the per-round budget is left out.
 
 Costs (in the table's unit, ρ under zCDP): `budget` over `rounds` rounds, each 10% on selection
@@ -58,19 +60,19 @@ def candidates(d: int, groupings: Sequence[np.ndarray], coarse: Sequence[np.ndar
 
 
 def run_aim(table: PrivateTable, pool: Sequence[Candidate], build: Callable[[list[Measurement]], BayesNet], *,
-            budget: float, rounds: int, n_hat: float) -> list[Measurement]:
-    """The measurements AIM takes, in order; `build(measurements)` refits the network from them.
-
-    Charges `budget` to the table's accountant in `2 * rounds` labelled charges."""
+            start: Sequence[Measurement] = (), budget: float, rounds: int, n_hat: float) -> list[Measurement]:
+    """`start` and then the measurements AIM takes, in order; `build(measurements)` refits the
+    network from them. Charges `budget` to the table's accountant in `2 * rounds` labelled charges."""
     names = table.domain.columns
     per_round = budget / rounds
     measure_cost = per_round * (1 - AIM_SELECT_SHARE)
     noise = float(np.sqrt(2 / np.pi) * table.count_stddev(measure_cost))
     estimator = np.random.default_rng(0)  # Monte Carlo of the public model only: no data, no DP noise
-    measured: list[Measurement] = []
+    measured: list[Measurement] = list(start)
     for round_ in range(1, rounds + 1):
         net = build(measured)
-        usable = [c for c in pool if net.orient(c.columns) is not None]
+        taken = {m.columns for m in measured}
+        usable = [c for c in pool if net.place(c.columns) is not None and tuple(names[j] for j in c.columns) not in taken]
         if not usable:
             break  # cannot happen while pairs exist (a root can always take one parent); kept for safety
         rows = net.sample(_ESTIMATE_ROWS, estimator)

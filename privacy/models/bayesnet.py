@@ -3,7 +3,8 @@
 This is the estimator behind `graphical` with `selection: aim`. AIM (McKenna et al. 2022) lets
 its marginals form any set of cliques and needs Private-PGM's junction-tree inference to fit one
 distribution to them. We restrict the cliques instead: a measured marginal over S is usable only
-if one column c of S can take S∖{c} as its parents (its old parents a subset of them, no cycle).
+if it lies inside a column's family (it refines that family's table), or if one column c of S
+can take S∖{c} as its parents (its old parents a subset of them, no cycle).
 Then each column's conditional p(c | parents) comes from its family's table over groups, fitted
 by IPF to every measurement inside the family (a 3-way table over coarse groups, the 2-way tables
 over groups it refines, the 1-way estimates), and the joint is their product, as in PrivBayes
@@ -66,20 +67,28 @@ class BayesNet:
     def parents(self, j: int) -> tuple[int, ...]:
         return self.families[j].parents if j in self.families else ()
 
-    def orient(self, columns: Sequence[int]) -> int | None:
-        """The child that can take the other columns as its parents, or None.
+    def place(self, columns: Sequence[int]) -> tuple[int, tuple[int, ...]] | None:
+        """Where a table over `columns` goes: (child, family columns), or None if nowhere.
 
-        Its current parents must be among them (so no measured dependence is dropped) and no
-        other column may descend from it (no cycle). Among several, the one with the most parents
-        already (it extends a family), then the last listed: a public, deterministic rule."""
+        Inside an existing family whose child is one of the columns (the smallest such), it refines
+        that family's table; a family whose child is not among them would only bend the child's
+        conditional, not the columns' joint. Otherwise one column takes the others as its parents: its current parents
+        must be among them (so no measured dependence is dropped) and none may descend from it
+        (no cycle); among several, the one with the most parents already, then the last listed.
+        A public, deterministic rule."""
+        wanted = set(columns)
+        inside = [(len(f.columns), c) for c, f in self.families.items() if c in wanted and wanted <= set(f.columns)]
+        if inside:
+            child = min(inside)[1]
+            return child, self.families[child].columns
         best: int | None = None
         for c in columns:
-            others = set(columns) - {c}
+            others = wanted - {c}
             if not set(self.parents(c)) <= others or others & self._descendants(c):
                 continue
             if best is None or len(self.parents(c)) >= len(self.parents(best)):
                 best = c
-        return best
+        return None if best is None else (best, tuple(sorted(columns)))
 
     def attach(self, child: int, columns: Sequence[int], constraints: Sequence[Constraint]) -> None:
         """Make `columns` minus `child` the child's parents; p(child | parents) from the family's
@@ -99,6 +108,31 @@ class BayesNet:
         conditional = np.where(rows > 1e-12, flat / np.clip(rows, 1e-300, None), fallback)
         self.families[child] = Family(child, columns, conditional)
 
+    def calibrate(self, n: int = 50_000, iterations: int = 10) -> None:
+        """Rescale each child's conditional so the child's marginal in the network matches its
+        1-way estimate (the parents' joint in the network is not the one in the family's table,
+        so without this the 1-way fidelity the fine measurements bought drifts). The parents'
+        joint comes from n Monte Carlo rows drawn parents first with a fixed generator:
+        post-processing, and the same network every time."""
+        rng = np.random.default_rng(0)
+        out = np.zeros((n, len(self.vertex)), dtype=np.int64)
+        for j in self.order():
+            family = self.families.get(j)
+            if family is None:
+                out[:, j] = draw(self.vertex[j], n, rng)
+                continue
+            index = self._parent_index(family, out)
+            weight_of_row = np.bincount(index, minlength=family.conditional.shape[0]) / n
+            target = self.vertex[j] / max(float(self.vertex[j].sum()), 1e-300)
+            conditional = family.conditional
+            for _ in range(iterations):
+                implied = weight_of_row @ conditional
+                conditional = conditional * np.where(implied > 0, target / np.clip(implied, 1e-300, None), 0.0)
+                rows = conditional.sum(axis=1, keepdims=True)
+                conditional = np.where(rows > 0, conditional / np.clip(rows, 1e-300, None), target)
+            self.families[j] = Family(j, family.columns, conditional)
+            out[:, j] = draw_rows(conditional, index, rng)
+
     def order(self) -> list[int]:
         """Columns, every parent before its children."""
         done: list[int] = []
@@ -106,7 +140,7 @@ class BayesNet:
         while pending:
             ready = [j for j in pending if set(self.parents(j)) <= set(done)]
             if not ready:
-                raise RuntimeError("the network has a cycle")  # orient() prevents this
+                raise RuntimeError("the network has a cycle")  # place() prevents this
             done += ready
             pending = [j for j in pending if j not in ready]
         return done
@@ -119,11 +153,12 @@ class BayesNet:
             if family is None:
                 out[:, j] = draw(self.vertex[j], n, rng)
                 continue
-            parents = family.parents
-            index = (np.ravel_multi_index(tuple(out[:, p] for p in parents), [self.vertex[p].size for p in parents])
-                     if parents else np.zeros(n, dtype=np.int64))
-            out[:, j] = draw_rows(family.conditional, index, rng)
+            out[:, j] = draw_rows(family.conditional, self._parent_index(family, out), rng)
         return out
+
+    def _parent_index(self, family: Family, rows: np.ndarray) -> np.ndarray:
+        parents = family.parents
+        return np.ravel_multi_index(tuple(rows[:, p] for p in parents), [self.vertex[p].size for p in parents])
 
     def _descendants(self, j: int) -> set[int]:
         children: dict[int, list[int]] = {}

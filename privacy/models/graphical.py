@@ -28,13 +28,15 @@ import numpy as np
 
 from ..domain import Domain, Measurement
 from ..table import PrivateTable
-from .aim import AIM_SELECT_SHARE, candidates, run_aim
+from .aim import candidates, run_aim
 from .base import Model, ModelError, probabilities_from, row_count_from
 from .bayesnet import BayesNet, Constraint, draw, draw_rows
+from .groups import frequent_groups, group_cap, noise_line, project_to_total, quantile_groups, sampling_l1
 
 __all__ = ["GraphicalModel", "quantile_groups", "frequent_groups", "sampling_l1", "project_to_total", "group_cap"]
 
 _IPF_ITERATIONS = 60
+_AIM_SHARES = (0.3, 0.1, 0.3, 0.3)  # selection aim: 1-way, tree selection, tree 2-way, adaptive rounds
 
 
 class GraphicalModel(Model):
@@ -73,23 +75,17 @@ class GraphicalModel(Model):
         columns = self.columns_ = table.domain.columns
         d = len(columns)
         one_way_share, select_share, two_way_share = self.shares if d > 1 else (1.0, 0.0, 0.0)
+        aim = self.selection == "aim" and d > 1
+        if aim:  # AIM starts from MST's tree (a warm start), then spends the rest in adaptive rounds
+            one_way_share, select_share, two_way_share, aim_share = _AIM_SHARES
         one_way = [table.marginal([c], cost=budget * one_way_share / d) for c in columns]
         n_hat = max(row_count_from(one_way) or 1.0, 1.0)
-        rounds = self.rounds or d
         self.group_cap_, self.coarse_cap_ = self.groups, self.coarse_groups
-        if d > 1:  # groups sized to the noise of the typical 2-way table the plan will measure
-            typical = budget * two_way_share / (d - 1) if self.selection == "mst" else \
-                budget * (1 - one_way_share) * (1 - AIM_SELECT_SHARE) / rounds
-            self.group_cap_ = group_cap(self.groups, n_hat, table.count_stddev(typical))
-            self.coarse_cap_ = group_cap(self.coarse_groups, n_hat, table.count_stddev(typical), way=3)
+        if d > 1:  # groups sized to the noise of the 2-way tables the plan will measure
+            noise = table.count_stddev(budget * two_way_share / (d - 1))
+            self.group_cap_ = group_cap(self.groups, n_hat, noise)
+            self.coarse_cap_ = group_cap(self.coarse_groups, n_hat, noise, way=3)
         self._set_groups(one_way)
-        if self.selection == "aim" and d > 1:
-            pool = candidates(d, [self.groupings_[c] for c in columns], self.coarse_maps_, max_cells=self.max_cells)
-            measured = run_aim(table, pool, lambda ms: self._network(one_way, ms), budget=budget * (1 - one_way_share),
-                               rounds=rounds, n_hat=n_hat)
-            self.measurements_ = [*one_way, *measured]
-            self._estimate_aim(one_way, measured)
-            return
         self.edges_: list[tuple[int, int]] = []
         two_way: list[Measurement] = []
         if d > 1:
@@ -97,6 +93,13 @@ class GraphicalModel(Model):
             cost = budget * two_way_share / len(self.edges_)
             two_way = [table.marginal([columns[i], columns[j]], cost=cost, groupings=self.groupings_)
                        for i, j in self.edges_]
+        if aim:
+            pool = candidates(d, [self.groupings_[c] for c in columns], self.coarse_maps_, max_cells=self.max_cells)
+            measured = run_aim(table, pool, lambda ms: self._network(one_way, ms), start=two_way,
+                               budget=budget * aim_share, rounds=self.rounds or max(1, d // 2), n_hat=n_hat)
+            self.measurements_ = [*one_way, *measured]
+            self._estimate_aim(one_way, measured)
+            return
         self.measurements_ = [*one_way, *two_way]
         self._estimate(one_way, two_way)
 
@@ -133,7 +136,7 @@ class GraphicalModel(Model):
         null = self.null_codes.get(column)
         if column in self.ordered and noisy.size > 2:
             values = np.arange(noisy.size) != null if null is not None else np.ones(noisy.size, bool)
-            line = _noise_line(measurement.stddev, int(values.sum()))
+            line = noise_line(measurement.stddev, int(values.sum()))
             significant = np.flatnonzero(values & (noisy >= line))
             if significant.size:
                 trimmed = values.copy()
@@ -239,9 +242,10 @@ class GraphicalModel(Model):
             maps = [np.arange(int(self.groupings_[self.columns_[j]].max()) + 1) if len(columns) == 2
                     else self.coarse_maps_[j] for j in columns]
             constraints.append(Constraint(tuple(columns), tuple(maps), m.noisy_counts.reshape(m.shape)))
-            child = net.orient(columns)
-            if child is not None:
-                net.attach(child, columns, constraints)
+            placed = net.place(columns)
+            if placed is not None:
+                net.attach(placed[0], placed[1], constraints)
+        net.calibrate()
         return net
 
     def _vertex(self, one_way: list[Measurement],
@@ -312,95 +316,6 @@ class GraphicalModel(Model):
                     "groups": {c: int(g.max()) + 1 for c, g in self.groupings_.items()}}
         return {"edges": [[names[i], names[j]] for i, j in self.edges_], "group_cap": self.group_cap_,
                 "groups": {c: int(g.max()) + 1 for c, g in self.groupings_.items()}}
-
-
-def group_cap(groups: int, n_hat: float, stddev: float, *, way: int = 2) -> int:
-    """Groups per column such that a `way`-way table of such columns averages about one noise
-    standard deviation per cell (n/g^way ≈ σ): finer tables on small tables are mostly noise.
-    At least 4 (3 for 3-way tables), at most `groups`."""
-    floor = 4 if way == 2 else 3
-    return int(max(floor, min(groups, np.floor((n_hat / max(stddev, 1e-9)) ** (1 / way)))))
-
-
-def project_to_total(noisy: np.ndarray, total: float) -> np.ndarray:
-    """Least-squares projection of noisy counts onto {x >= 0, sum(x) = total}: x = max(y - λ, 0).
-
-    λ is kept >= 0: raising every cell (λ < 0, when `total` exceeds the positive mass) would give
-    mass back to cells known to be empty."""
-    y = np.asarray(noisy, float)
-    if total <= 0 or y.size == 0:
-        return np.zeros_like(y)
-    ordered = np.sort(y)[::-1]
-    cumulative = np.cumsum(ordered)
-    k = np.arange(1, y.size + 1)
-    lambdas = (cumulative - total) / k
-    valid = ordered - lambdas > 0
-    index = int(np.flatnonzero(valid)[-1]) if valid.any() else 0
-    return np.clip(y - max(float(lambdas[index]), 0.0), 0.0, None)
-
-
-def _noise_line(stddev: float, n_cells: int) -> float:
-    """A count that pure noise reaches in any of n_cells cells with probability about 1e-3."""
-    from scipy.stats import norm
-
-    return float(stddev * norm.isf(1e-3 / max(n_cells, 1)))
-
-
-def sampling_l1(expected: np.ndarray, n: float) -> float:
-    """Expected L1 distance between a multinomial sample of n rows and its expected counts.
-
-    Even two independent columns show this much "dependence" by chance, and more the more
-    cells their table has; subtracting it (a public constant) keeps selection from favouring
-    wide tables over real relationships. Each cell: E|X - np| ≈ sqrt(2/π · n·p·(1-p)).
-    """
-    p = np.clip(np.asarray(expected, float).ravel() / max(n, 1.0), 0.0, 1.0)
-    return float(np.sum(np.sqrt(2.0 / np.pi * n * p * (1.0 - p))))
-
-
-def quantile_groups(fine: np.ndarray, groups: int, *, null_code: int | None) -> np.ndarray:
-    """Contiguous groups of ordered codes holding about equal (noisy) mass; the null code alone.
-
-    Greedy, re-targeting after each group: a point mass (income 0, 40 hours a week) closes a
-    group of its own and the remaining groups share the remaining mass, instead of one wide
-    group swallowing everything after it.
-    """
-    codes = np.arange(fine.size)
-    values = codes[codes != null_code] if null_code is not None else codes
-    n_groups = groups - (1 if null_code is not None else 0)
-    mass = np.clip(fine[values].astype(float), 0.0, None)
-    if mass.sum() <= 0:
-        mass = np.ones(values.size)
-    group = np.empty(values.size, dtype=np.int64)
-    remaining, current, filled = float(mass.sum()), 0, 0.0
-    target = remaining / n_groups
-    for k, m in enumerate(mass):
-        if filled > 0 and filled + m > 1.5 * target and current < n_groups - 1:
-            current, remaining, filled = current + 1, remaining - filled, 0.0
-            target = remaining / (n_groups - current)
-        group[k] = current
-        filled += m
-        if filled >= target * (1 - 1e-9) and current < n_groups - 1 and k < mass.size - 1:
-            current, remaining, filled = current + 1, remaining - filled, 0.0
-            target = remaining / (n_groups - current)
-    group = np.unique(group, return_inverse=True)[1]  # renumber so no group is empty
-    result = np.empty(fine.size, dtype=np.int64)
-    result[values] = group
-    if null_code is not None:
-        result[null_code] = group.max() + 1
-    return result
-
-
-def frequent_groups(fine: np.ndarray, groups: int, *, null_code: int | None) -> np.ndarray:
-    """The most frequent codes (by noisy mass) each keep a group; the rest share one; null alone."""
-    codes = np.arange(fine.size)
-    values = codes[codes != null_code] if null_code is not None else codes
-    keep = groups - 1 - (1 if null_code is not None else 0)
-    ranked = values[np.argsort(-fine[values], kind="stable")]
-    result = np.full(fine.size, keep, dtype=np.int64)  # "rare" group
-    result[ranked[:keep]] = np.arange(min(keep, ranked.size))
-    if null_code is not None:
-        result[null_code] = keep + 1
-    return np.unique(result, return_inverse=True)[1]
 
 
 def fit_margins(table: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:

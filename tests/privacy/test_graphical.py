@@ -166,9 +166,11 @@ def test_aim_spends_exactly_its_budget_in_labelled_rounds() -> None:
     assert accountant.spent().rho == pytest.approx(budget, rel=1e-9)
     labels = [c.label for c in accountant.charges]
     assert labels[:4] == ["marginal:a", "marginal:b", "marginal:c", "marginal:wide"]
-    assert [label for label in labels if label.startswith("select:")] == [f"select:aim-round-{k}" for k in range(1, 6)]
+    # MST's tree first (3 edges on 4 columns), then the adaptive rounds.
+    assert [label for label in labels if label.startswith("select:")] == \
+        [f"select:tree-edge-{k}" for k in range(1, 4)] + [f"select:aim-round-{k}" for k in range(1, 6)]
     assert sum(label.endswith(tuple(f":aim-{k}" for k in range(1, 6))) for label in labels) == 5
-    assert len(labels) == 4 + 2 * 5
+    assert len(labels) == 4 + 2 * 3 + 2 * 5
 
 
 def test_aim_finds_a_dependence_only_a_triple_shows_and_reproduces_it() -> None:
