@@ -7,7 +7,8 @@ Candidates are pairs over groups and triples over coarse groups, kept if their t
 `max_cells` cells (AIM's size constraint), if the Bayesian network can use them (see `bayesnet`)
 and if they were not measured yet (the network cannot always absorb a table, e.g. when the
 dependence is between two parents; AIM's estimator could, so it re-measures, but here a repeat
-would only spend budget on the same unfixable error). Rounds are fixed in number and equal in cost, so the plan is public and sums to the
+would mostly spend budget on the same unfixable error). Only when every placeable table has been
+measured (a small table) may one be measured again: the measurements are then averaged by IPF. Rounds are fixed in number and equal in cost, so the plan is public and sums to the
 budget exactly; AIM's annealing of the per-round budget is left out.
 
 Costs (in the table's unit, ρ under zCDP): `budget` over `rounds` rounds, each 10% on selection
@@ -72,9 +73,11 @@ def run_aim(table: PrivateTable, pool: Sequence[Candidate], build: Callable[[lis
     for round_ in range(1, rounds + 1):
         net = build(measured)
         taken = {m.columns for m in measured}
-        usable = [c for c in pool if net.place(c.columns) is not None and tuple(names[j] for j in c.columns) not in taken]
+        placeable = [c for c in pool if net.place(c.columns) is not None]
+        # Re-measure only when every placeable table was measured (small tables): the rounds' budget is planned.
+        usable = [c for c in placeable if tuple(names[j] for j in c.columns) not in taken] or placeable
         if not usable:
-            break  # cannot happen while pairs exist (a root can always take one parent); kept for safety
+            raise ValueError("no candidate marginal fits the network")  # a pair of two roots always does
         rows = net.sample(_ESTIMATE_ROWS, estimator)
         estimates, offsets = [], []
         for c in usable:

@@ -114,24 +114,19 @@ class BayesNet:
         so without this the 1-way fidelity the fine measurements bought drifts). The parents'
         joint comes from n Monte Carlo rows drawn parents first with a fixed generator:
         post-processing, and the same network every time."""
-        rng = np.random.default_rng(0)
-        out = np.zeros((n, len(self.vertex)), dtype=np.int64)
-        for j in self.order():
-            family = self.families.get(j)
-            if family is None:
-                out[:, j] = draw(self.vertex[j], n, rng)
-                continue
-            index = self._parent_index(family, out)
-            weight_of_row = np.bincount(index, minlength=family.conditional.shape[0]) / n
-            target = self.vertex[j] / max(float(self.vertex[j].sum()), 1e-300)
-            conditional = family.conditional
-            for _ in range(iterations):
-                implied = weight_of_row @ conditional
-                conditional = conditional * np.where(implied > 0, target / np.clip(implied, 1e-300, None), 0.0)
-                rows = conditional.sum(axis=1, keepdims=True)
-                conditional = np.where(rows > 0, conditional / np.clip(rows, 1e-300, None), target)
-            self.families[j] = Family(j, family.columns, conditional)
-            out[:, j] = draw_rows(conditional, index, rng)
+        self._ancestral(n, np.random.default_rng(0), calibrate=iterations)
+
+    def _calibrated(self, family: Family, index: np.ndarray, iterations: int) -> Family:
+        weight_of_row = np.bincount(index, minlength=family.conditional.shape[0]) / index.size
+        target = self.vertex[family.child] / max(float(self.vertex[family.child].sum()), 1e-300)
+        conditional = family.conditional
+        for _ in range(iterations):
+            implied = weight_of_row @ conditional
+            conditional = conditional * np.where(implied > 0, target / np.clip(implied, 1e-300, None), 0.0)
+            rows = conditional.sum(axis=1, keepdims=True)
+            conditional = np.where(rows > 0, conditional / np.clip(rows, 1e-300, None), target)
+        self.families[family.child] = Family(family.child, family.columns, conditional)
+        return self.families[family.child]
 
     def order(self) -> list[int]:
         """Columns, every parent before its children."""
@@ -147,13 +142,20 @@ class BayesNet:
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """n rows of group codes (n x d), ancestral sampling."""
+        return self._ancestral(n, rng, calibrate=0)
+
+    def _ancestral(self, n: int, rng: np.random.Generator, *, calibrate: int) -> np.ndarray:
+        """Parents first; with `calibrate` > 0, each family is calibrated on the rows drawn so far."""
         out = np.zeros((n, len(self.vertex)), dtype=np.int64)
         for j in self.order():
             family = self.families.get(j)
             if family is None:
                 out[:, j] = draw(self.vertex[j], n, rng)
                 continue
-            out[:, j] = draw_rows(family.conditional, self._parent_index(family, out), rng)
+            index = self._parent_index(family, out)
+            if calibrate:
+                family = self._calibrated(family, index, calibrate)
+            out[:, j] = draw_rows(family.conditional, index, rng)
         return out
 
     def _parent_index(self, family: Family, rows: np.ndarray) -> np.ndarray:

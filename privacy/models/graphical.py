@@ -89,7 +89,9 @@ class GraphicalModel(Model):
         self.edges_: list[tuple[int, int]] = []
         two_way: list[Measurement] = []
         if d > 1:
-            self.edges_ = self._select_tree(table, budget * select_share, n_hat)
+            # Parents first (breadth-first from each root), so AIM's network can place every edge.
+            edges = self._select_tree(table, budget * select_share, n_hat)
+            self.edges_ = [(p, c) for c, p in _tree_order(d, edges) if p is not None]
             cost = budget * two_way_share / len(self.edges_)
             two_way = [table.marginal([columns[i], columns[j]], cost=cost, groupings=self.groupings_)
                        for i, j in self.edges_]
