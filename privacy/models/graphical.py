@@ -18,6 +18,14 @@ tree: vertex marginals combine every measurement that covers them (inverse-varia
 each edge table is fitted to its vertex marginals by iterative proportional fitting, and rows
 are sampled root to leaves from the conditionals. Cost: a scan per query; the rest depends on
 the domain only.
+
+Group counts follow the noise: at most about sqrt(n / σ) groups per column (a 2-way table of
+two such columns then averages one noise standard deviation per cell), cut on the isotonic fit
+of the noisy CDF so point masses get a group of their own.
+
+`selection="aim"` keeps the tree as a warm start and then spends part of the budget in
+AIM-style rounds (`aim.py`) over pairs and 3-way tables, estimated as a Bayesian network with
+at most two parents per column (`bayesnet.py`, which says why that estimator).
 """
 
 from __future__ import annotations
