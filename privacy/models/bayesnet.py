@@ -52,10 +52,6 @@ class Constraint:
     maps: tuple[np.ndarray, ...]    # per axis: group code -> table code
     table: np.ndarray
 
-    @property
-    def parents(self) -> tuple[int, ...]:
-        return tuple(c for c in self.columns if c != self.child)
-
 
 class BayesNet:
     """Columns over group codes; roots follow their 1-way estimate, others a Family."""
@@ -190,8 +186,9 @@ def _fit_constraint(joint: np.ndarray, columns: tuple[int, ...], k: Constraint) 
         marginal = np.moveaxis(np.tensordot(marginal, onehot, axes=([position], [0])), -1, position)
     ratio = (target / np.clip(marginal, 1e-300, None))[np.ix_(*maps)]
     shape = [joint.shape[a] if a in axes else 1 for a in range(joint.ndim)]
-    fitted = joint * ratio.reshape(shape)
-    return fitted / fitted.sum()
+    fitted: np.ndarray = joint * ratio.reshape(shape)
+    fitted /= fitted.sum()
+    return fitted
 
 
 def draw(p: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

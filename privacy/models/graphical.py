@@ -31,6 +31,7 @@ at most two parents per column (`bayesnet.py`, which says why that estimator).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import cast
 
 import numpy as np
 
@@ -183,8 +184,8 @@ class GraphicalModel(Model):
         if self.selection == "aim":
             self._estimate_aim(one_way, two_way)
             return
-        edges = structure.get("edges", [])
-        self.edges_ = [(domain.index(a), domain.index(b)) for a, b in edges]  # type: ignore[union-attr]
+        edges = cast(list[list[str]], structure.get("edges", []))
+        self.edges_ = [(domain.index(a), domain.index(b)) for a, b in edges]
         self._estimate(one_way, two_way)
 
     def structure(self) -> dict[str, object]:
@@ -334,7 +335,8 @@ def fit_margins(table: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.
     for _ in range(_IPF_ITERATIONS):
         fitted *= (rows / np.clip(fitted.sum(axis=1), 1e-300, None))[:, None]
         fitted *= (columns / np.clip(fitted.sum(axis=0), 1e-300, None))[None, :]
-    return fitted / fitted.sum()
+    result: np.ndarray = fitted / fitted.sum()
+    return result
 
 
 def _tree_order(d: int, edges: list[tuple[int, int]]) -> list[tuple[int, int | None]]:
