@@ -46,7 +46,7 @@ def replay_release(run: Path, *, out: Path) -> ReplayResult:
     codec = TableCodec([codec_from_description(name, d) for name, d in manifest["schema"].items()])
     params = stored.get("model_params", {})
     model = make_model(stored["model"], correlation_share=params.get("correlation_share", 0.5),
-                       groups=params.get("groups", 32),
+                       groups=params.get("groups", 32), selection=params.get("selection", "mst"),
                        ordered=[c.name for c in codec.codecs if isinstance(c, NumericCodec)],
                        null_codes={c.name: c.null_code for c in codec.codecs if c.null_code is not None})
     measurements = [Measurement.from_json(m) for m in stored["measurements"]]

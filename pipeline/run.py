@@ -166,7 +166,7 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
 
     with clock("fit"):
         model = make_model(config.model.kind, correlation_share=config.model.correlation_share,
-                           groups=config.model.groups,
+                           groups=config.model.groups, selection=config.model.selection,
                            ordered=[c.name for c in codec.codecs if isinstance(c, NumericCodec)],
                            null_codes={c.name: c.null_code for c in codec.codecs if c.null_code is not None})
         model.fit(PrivateTable(codes, codec.domain, accountant, contribution=config.contribution), plan.model_cost)
@@ -375,7 +375,8 @@ def _publish(staging: Staging, folder: str, config: ReleaseConfig, codec: TableC
     staging.write_text("internal/report.html", render_html(report))
     staging.write_json("internal/measurements.json", {
         "release_id": release_id, "seed": seed, "rows": n_rows, "model": model.kind,
-        "model_params": {"groups": config.model.groups, "correlation_share": config.model.correlation_share},
+        "model_params": {"groups": config.model.groups, "correlation_share": config.model.correlation_share,
+                         "selection": config.model.selection},
         "chunk_rows": config.output.chunk_rows, "structure": model.structure(),
         "measurements": [m.to_json() for m in model.measurements_]})
     # Internal reports, and held packages (not cleared for release), are readable by the owner only.

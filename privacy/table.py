@@ -79,11 +79,12 @@ class PrivateTable:
         return Measurement(columns, noisy, mechanism.stddev, label, sizes)
 
     def select(self, candidates: Sequence[Sequence[str]], estimates: Sequence[np.ndarray], *, cost: float,
-               label: str, groupings: Mapping[str, np.ndarray] | None = None,
+               label: str, groupings: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]] | None = None,
                offsets: Sequence[float] | None = None) -> int:
         """Exponential mechanism: pick the candidate marginal whose true counts are farthest (L1) from
         the public `estimates` (counts of the same shape), less a public per-candidate `offset`.
-        Charges `cost` first.
+        Charges `cost` first. `groupings` is one mapping for every candidate, or one per candidate
+        (AIM mixes pairs over groups with triples over coarser groups).
 
         The L1 distance moves by at most `contribution` when an individual is added or removed, and
         the offsets are public constants, so that is the sensitivity. Under zCDP a cost ρ buys ε = sqrt(8ρ) (the
@@ -93,7 +94,10 @@ class PrivateTable:
             raise ValueError("select needs one estimate per candidate, and at least one candidate")
         if not (np.isfinite(cost) and cost > 0):
             raise ValueError("select needs a positive cost")
-        shapes = [self._grouped_sizes(tuple(c), groupings) for c in candidates]
+        per = list(groupings) if isinstance(groupings, Sequence) else [groupings] * len(candidates)
+        if len(per) != len(candidates):
+            raise ValueError("select needs one grouping per candidate when it is given a list")
+        shapes = [self._grouped_sizes(tuple(c), g) for c, g in zip(candidates, per)]
         for shape, estimate in zip(shapes, estimates):
             if tuple(np.shape(estimate)) != shape or not np.all(np.isfinite(estimate)):
                 raise ValueError("each estimate must be finite and shaped like its candidate's counts")
@@ -103,8 +107,8 @@ class PrivateTable:
         offsets = [0.0] * len(candidates) if offsets is None else [float(o) for o in offsets]
         if len(offsets) != len(candidates) or not np.all(np.isfinite(offsets)):
             raise ValueError("select needs one finite offset per candidate")
-        utility = [float(np.abs(self._exact_counts(tuple(c), shape, groupings) - e).sum()) - o
-                   for c, shape, e, o in zip(candidates, shapes, estimates, offsets)]
+        utility = [float(np.abs(self._exact_counts(tuple(c), shape, g) - e).sum()) - o
+                   for c, shape, g, e, o in zip(candidates, shapes, per, estimates, offsets)]
         return int(Exponential(epsilon=epsilon, sensitivity=float(self._contribution), utility=utility).randomise())
 
     def second_moments(
@@ -141,6 +145,10 @@ class PrivateTable:
         sums = (z.T @ z)[upper]
         noisy = mechanism.randomise(sums)
         return Measurement(columns, noisy, mechanism.stddev, label, (n_entries,), kind="moments")
+
+    def count_stddev(self, cost: float) -> float:
+        """The noise's standard deviation per cell of a `marginal` at this cost. Public: reads no data."""
+        return self._count_mechanism(cost).stddev
 
     def _count_mechanism(self, cost: float) -> Mechanism:
         if self.cost_unit == "rho":

@@ -18,21 +18,34 @@ tree: vertex marginals combine every measurement that covers them (inverse-varia
 each edge table is fitted to its vertex marginals by iterative proportional fitting, and rows
 are sampled root to leaves from the conditionals. Cost: a scan per query; the rest depends on
 the domain only.
+
+Group counts follow the noise: at most about sqrt(n / σ) groups per column (a 2-way table of
+two such columns then averages one noise standard deviation per cell), cut on the isotonic fit
+of the noisy CDF so point masses get a group of their own.
+
+`selection="aim"` keeps the tree as a warm start and then spends part of the budget in
+AIM-style rounds (`aim.py`) over pairs and 3-way tables, estimated as a Bayesian network with
+at most two parents per column (`bayesnet.py`, which says why that estimator).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import cast
 
 import numpy as np
 
 from ..domain import Domain, Measurement
 from ..table import PrivateTable
+from .aim import candidates, run_aim
 from .base import Model, ModelError, probabilities_from, row_count_from
+from .bayesnet import BayesNet, Constraint, draw, draw_rows
+from .groups import frequent_groups, group_cap, noise_line, project_to_total, quantile_groups, sampling_l1
 
-__all__ = ["GraphicalModel", "quantile_groups", "frequent_groups", "sampling_l1", "project_to_total"]
+__all__ = ["GraphicalModel", "quantile_groups", "frequent_groups", "sampling_l1", "project_to_total", "group_cap"]
 
 _IPF_ITERATIONS = 60
+_AIM_SHARES = (0.3, 0.1, 0.3, 0.3)  # selection aim: 1-way, tree selection, tree 2-way, adaptive rounds
 
 
 class GraphicalModel(Model):
@@ -41,12 +54,23 @@ class GraphicalModel(Model):
     kind = "graphical"
 
     def __init__(self, *, groups: int = 32, ordered: Collection[str] = (), null_codes: Mapping[str, int] | None = None,
-                 shares: tuple[float, float, float] = (0.3, 0.15, 0.55)) -> None:
+                 shares: tuple[float, float, float] = (0.3, 0.15, 0.55), selection: str = "mst",
+                 rounds: int | None = None, coarse_groups: int = 12, max_cells: int = 4096) -> None:
         """`ordered` names columns whose codes are ordered (numeric bins); `null_codes` gives each
-        column's null code, if any. `shares` split the budget: 1-way, selection, 2-way."""
+        column's null code, if any. `shares` split the budget: 1-way, selection, 2-way (under
+        `aim`, selection and measurement share the last two in `rounds` rounds, d by default).
+        `coarse_groups` and `max_cells` bound AIM's 3-way tables."""
         super().__init__()
-        if groups < 2:
-            raise ModelError("groups must be at least 2")
+        if groups < 2 or coarse_groups < 2:
+            raise ModelError("groups and coarse_groups must be at least 2")
+        if selection not in ("mst", "aim"):
+            raise ModelError(f"selection must be 'mst' or 'aim', not '{selection}'")
+        if rounds is not None and rounds < 1:
+            raise ModelError("rounds must be at least 1")
+        self.selection = selection
+        self.rounds = rounds
+        self.coarse_groups = coarse_groups
+        self.max_cells = max_cells
         if len(shares) != 3 or min(shares) <= 0 or not np.isclose(sum(shares), 1.0):
             raise ModelError("shares must be three positive fractions that add up to 1")
         self.groups = groups
@@ -60,27 +84,56 @@ class GraphicalModel(Model):
         columns = self.columns_ = table.domain.columns
         d = len(columns)
         one_way_share, select_share, two_way_share = self.shares if d > 1 else (1.0, 0.0, 0.0)
+        aim = self.selection == "aim" and d > 1
+        if aim:  # AIM starts from MST's tree (a warm start), then spends the rest in adaptive rounds
+            one_way_share, select_share, two_way_share, aim_share = _AIM_SHARES
         one_way = [table.marginal([c], cost=budget * one_way_share / d) for c in columns]
-        self._set_groups(one_way)
         n_hat = max(row_count_from(one_way) or 1.0, 1.0)
+        self.group_cap_, self.coarse_cap_ = self.groups, self.coarse_groups
+        if d > 1:  # groups sized to the noise of the 2-way tables the plan will measure
+            noise = table.count_stddev(budget * two_way_share / (d - 1))
+            self.group_cap_ = group_cap(self.groups, n_hat, noise)
+            self.coarse_cap_ = group_cap(self.coarse_groups, n_hat, noise, way=3)
+        self._set_groups(one_way)
         self.edges_: list[tuple[int, int]] = []
         two_way: list[Measurement] = []
         if d > 1:
-            self.edges_ = self._select_tree(table, budget * select_share, n_hat)
+            # Parents first (breadth-first from each root), so AIM's network can place every edge.
+            edges = self._select_tree(table, budget * select_share, n_hat)
+            self.edges_ = [(p, c) for c, p in _tree_order(d, edges) if p is not None]
             cost = budget * two_way_share / len(self.edges_)
             two_way = [table.marginal([columns[i], columns[j]], cost=cost, groupings=self.groupings_)
                        for i, j in self.edges_]
+        if aim:
+            pool = candidates(d, [self.groupings_[c] for c in columns], self.coarse_maps_, max_cells=self.max_cells)
+            measured = run_aim(table, pool, lambda ms: self._network(one_way, ms), start=two_way,
+                               budget=budget * aim_share, rounds=self.rounds or max(1, d // 2), n_hat=n_hat)
+            self.measurements_ = [*one_way, *measured]
+            self._estimate_aim(one_way, measured)
+            return
         self.measurements_ = [*one_way, *two_way]
         self._estimate(one_way, two_way)
 
     def _set_groups(self, one_way: list[Measurement]) -> None:
         self.fine_ = [self._denoised(c, m) for c, m in zip(self.columns_, one_way)]
-        self.groupings_ = {c: self._grouping(c, p) for c, p in zip(self.columns_, self.fine_)}
+        self.groupings_ = {c: self._grouping(c, self._group_basis(c, m, p))
+                           for c, m, p in zip(self.columns_, one_way, self.fine_)}
         # Group totals from the raw noisy counts: noise averages out inside a group, while clipping
         # each empty fine cell at zero first would add about 0.4σ of false mass per cell.
         self.coarse_ = [probabilities_from(np.bincount(self.groupings_[c], weights=m.noisy_counts.ravel(),
                                                        minlength=int(self.groupings_[c].max()) + 1))
                         for c, m in zip(self.columns_, one_way)]
+        self.coarse_maps_ = [self._coarser(c, p) for c, p in zip(self.columns_, self.coarse_)]
+
+    def _coarser(self, column: str, groups: np.ndarray) -> np.ndarray:
+        """Group -> coarse group (nested: a union of groups), for AIM's 3-way tables."""
+        if groups.size <= self.coarse_cap_:
+            return np.arange(groups.size)
+        null = self.null_codes.get(column)
+        null_group = int(self.groupings_[column][null]) if null is not None else None
+        if column in self.ordered:
+            return quantile_groups(groups, self.coarse_cap_, null_code=null_group)
+        return frequent_groups(groups, self.coarse_cap_, null_code=null_group)
 
     def _denoised(self, column: str, measurement: Measurement) -> np.ndarray:
         """A fine 1-way distribution with less false mass in empty cells (post-processing only).
@@ -94,7 +147,7 @@ class GraphicalModel(Model):
         null = self.null_codes.get(column)
         if column in self.ordered and noisy.size > 2:
             values = np.arange(noisy.size) != null if null is not None else np.ones(noisy.size, bool)
-            line = _noise_line(measurement.stddev, int(values.sum()))
+            line = noise_line(measurement.stddev, int(values.sum()))
             significant = np.flatnonzero(values & (noisy >= line))
             if significant.size:
                 trimmed = values.copy()
@@ -102,13 +155,37 @@ class GraphicalModel(Model):
                 noisy[trimmed] = 0.0
         return probabilities_from(project_to_total(noisy, max(float(noisy.sum()), 1.0)))
 
+    def _group_basis(self, column: str, measurement: Measurement, fine: np.ndarray) -> np.ndarray:
+        """The mass that groups are cut by. Ordered columns: increments of the isotonic fit of the
+        noisy CDF (post-processing). The denoised fine marginal zeroes every cell below the noise,
+        so on a small table (acs12: 1,600 rows, σ ≈ 37 a cell) it keeps only the point masses and
+        leaves income one group for all its non-zero values; the CDF keeps the spread."""
+        if column not in self.ordered or fine.size <= self.groups:
+            return fine
+        from sklearn.isotonic import isotonic_regression
+
+        noisy = measurement.noisy_counts.ravel().astype(float)
+        null = self.null_codes.get(column)
+        values = np.arange(noisy.size) != null if null is not None else np.ones(noisy.size, bool)
+        cdf = isotonic_regression(np.cumsum(noisy[values]), y_min=0.0)
+        basis = np.zeros(noisy.size)
+        basis[values] = np.diff(cdf, prepend=0.0).clip(0.0, None)
+        if null is not None:
+            basis[null] = max(noisy[null], 0.0)
+        return basis
+
     def _restore(self, domain: Domain, structure: dict[str, object]) -> None:
         self.columns_ = domain.columns
         d = len(domain.columns)
         one_way, two_way = self.measurements_[:d], self.measurements_[d:]
+        self.group_cap_ = int(structure.get("group_cap", self.groups))  # type: ignore[call-overload]
+        self.coarse_cap_ = int(structure.get("coarse_cap", self.coarse_groups))  # type: ignore[call-overload]
         self._set_groups(one_way)
-        edges = structure.get("edges", [])
-        self.edges_ = [(domain.index(a), domain.index(b)) for a, b in edges]  # type: ignore[union-attr]
+        if self.selection == "aim":
+            self._estimate_aim(one_way, two_way)
+            return
+        edges = cast(list[list[str]], structure.get("edges", []))
+        self.edges_ = [(domain.index(a), domain.index(b)) for a, b in edges]
         self._estimate(one_way, two_way)
 
     def structure(self) -> dict[str, object]:
@@ -117,11 +194,11 @@ class GraphicalModel(Model):
     # --- structure ---------------------------------------------------------------------------
     def _grouping(self, column: str, fine: np.ndarray) -> np.ndarray:
         null = self.null_codes.get(column)
-        if fine.size <= self.groups:
+        if fine.size <= self.group_cap_:
             return np.arange(fine.size)
         if column in self.ordered:
-            return quantile_groups(fine, self.groups, null_code=null)
-        return frequent_groups(fine, self.groups, null_code=null)
+            return quantile_groups(fine, self.group_cap_, null_code=null)
+        return frequent_groups(fine, self.group_cap_, null_code=null)
 
     def _coarse(self, j: int) -> np.ndarray:
         """Coarse probabilities of column j from its noisy 1-way marginal."""
@@ -152,6 +229,41 @@ class GraphicalModel(Model):
     def _estimate(self, one_way: list[Measurement], two_way: list[Measurement]) -> None:
         d = len(one_way)
         sizes = [int(self.groupings_[c].max()) + 1 for c in self.columns_]
+        vertex = self._vertex(one_way, list(zip(self.edges_, two_way)))
+        self.vertex_ = vertex
+        self.joint_ = {}
+        for (i, j), m in zip(self.edges_, two_way):
+            start = np.clip(m.noisy_counts.reshape(sizes[i], sizes[j]), 0, None) + 1e-6
+            self.joint_[(i, j)] = fit_margins(start, vertex[i], vertex[j])
+        self.within_ = [self._within_groups(j) for j in range(d)]
+        self.order_ = _tree_order(d, self.edges_)
+
+    def _estimate_aim(self, one_way: list[Measurement], measured: list[Measurement]) -> None:
+        self.network_ = self._network(one_way, measured)
+        self.within_ = [self._within_groups(j) for j in range(len(one_way))]
+
+    def _network(self, one_way: list[Measurement], measured: list[Measurement]) -> BayesNet:
+        """The Bayesian network AIM's measurements define, attached in the order they were taken."""
+        index = {c: j for j, c in enumerate(self.columns_)}
+        pairs = [((index[m.columns[0]], index[m.columns[1]]), m) for m in measured if len(m.columns) == 2]
+        net = BayesNet(self._vertex(one_way, pairs))
+        constraints: list[Constraint] = []
+        for m in measured:
+            columns = [index[c] for c in m.columns]
+            maps = [np.arange(int(self.groupings_[self.columns_[j]].max()) + 1) if len(columns) == 2
+                    else self.coarse_maps_[j] for j in columns]
+            constraints.append(Constraint(tuple(columns), tuple(maps), m.noisy_counts.reshape(m.shape)))
+            placed = net.place(columns)
+            if placed is not None:
+                net.attach(placed[0], placed[1], constraints)
+        net.calibrate()
+        return net
+
+    def _vertex(self, one_way: list[Measurement],
+                pairs: list[tuple[tuple[int, int], Measurement]]) -> list[np.ndarray]:
+        """Group-level 1-way estimates: inverse-variance average of every measurement covering them."""
+        d = len(one_way)
+        sizes = [int(self.groupings_[c].max()) + 1 for c in self.columns_]
         sums: list[np.ndarray] = []
         weights: list[np.ndarray] = []
         for j in range(d):
@@ -161,20 +273,13 @@ class GraphicalModel(Model):
             variance = members * one_way[j].stddev ** 2
             sums.append(counts / variance)
             weights.append(1.0 / variance)
-        for (i, j), m in zip(self.edges_, two_way):
+        for (i, j), m in pairs:
             table = m.noisy_counts.reshape(sizes[i], sizes[j])
             sums[i] = sums[i] + table.sum(axis=1) / (sizes[j] * m.stddev ** 2)
             weights[i] = weights[i] + 1.0 / (sizes[j] * m.stddev ** 2)
             sums[j] = sums[j] + table.sum(axis=0) / (sizes[i] * m.stddev ** 2)
             weights[j] = weights[j] + 1.0 / (sizes[i] * m.stddev ** 2)
-        vertex = [probabilities_from(s / w) for s, w in zip(sums, weights)]
-        self.vertex_ = vertex
-        self.joint_ = {}
-        for (i, j), m in zip(self.edges_, two_way):
-            start = np.clip(m.noisy_counts.reshape(sizes[i], sizes[j]), 0, None) + 1e-6
-            self.joint_[(i, j)] = fit_margins(start, vertex[i], vertex[j])
-        self.within_ = [self._within_groups(j) for j in range(d)]
-        self.order_ = _tree_order(d, self.edges_)
+        return [probabilities_from(s / w) for s, w in zip(sums, weights)]
 
     def _within_groups(self, j: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """For each group: its fine codes and their probabilities given the group."""
@@ -189,93 +294,39 @@ class GraphicalModel(Model):
 
     # --- sampling ------------------------------------------------------------------------------
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        if self.selection == "aim" and len(self.fine_) > 1:
+            return self._fine_codes(self.network_.sample(n, rng), rng)
         d = len(self.fine_)
         coarse = np.empty((n, d), dtype=np.int64)
         for child, parent in self.order_:
             if parent is None:
-                coarse[:, child] = _draw(self.vertex_[child], n, rng)
+                coarse[:, child] = draw(self.vertex_[child], n, rng)
                 continue
             joint = self.joint_[(parent, child)] if (parent, child) in self.joint_ else self.joint_[(child, parent)].T
             conditional = joint / np.clip(joint.sum(axis=1, keepdims=True), 1e-300, None)
-            coarse[:, child] = _draw_rows(conditional, coarse[:, parent], rng)
+            coarse[:, child] = draw_rows(conditional, coarse[:, parent], rng)
+        return self._fine_codes(coarse, rng)
+
+    def _fine_codes(self, coarse: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Fine codes drawn inside each row's group from the fine 1-way estimate."""
+        n, d = coarse.shape
         codes = np.empty((n, d), dtype=np.int32)
         for j in range(d):
             for g, (members, p) in enumerate(self.within_[j]):
                 rows = np.flatnonzero(coarse[:, j] == g)
                 if rows.size:
-                    codes[rows, j] = members[_draw(p, rows.size, rng)] if members.size > 1 else members[0]
+                    codes[rows, j] = members[draw(p, rows.size, rng)] if members.size > 1 else members[0]
         return codes
 
     def describe(self) -> dict[str, object]:
         """Public structure (from DP measurements): the tree's edges and each column's group count."""
         names = self.columns_
-        return {"edges": [[names[i], names[j]] for i, j in self.edges_],
+        if self.selection == "aim" and len(names) > 1:
+            return {"selection": "aim", "group_cap": self.group_cap_, "coarse_cap": self.coarse_cap_,
+                    "parents": {names[c]: [names[p] for p in f.parents] for c, f in self.network_.families.items()},
+                    "groups": {c: int(g.max()) + 1 for c, g in self.groupings_.items()}}
+        return {"edges": [[names[i], names[j]] for i, j in self.edges_], "group_cap": self.group_cap_,
                 "groups": {c: int(g.max()) + 1 for c, g in self.groupings_.items()}}
-
-
-def project_to_total(noisy: np.ndarray, total: float) -> np.ndarray:
-    """Least-squares projection of noisy counts onto {x >= 0, sum(x) = total}: x = max(y - λ, 0).
-
-    λ is kept >= 0: raising every cell (λ < 0, when `total` exceeds the positive mass) would give
-    mass back to cells known to be empty."""
-    y = np.asarray(noisy, float)
-    if total <= 0 or y.size == 0:
-        return np.zeros_like(y)
-    ordered = np.sort(y)[::-1]
-    cumulative = np.cumsum(ordered)
-    k = np.arange(1, y.size + 1)
-    lambdas = (cumulative - total) / k
-    valid = ordered - lambdas > 0
-    index = int(np.flatnonzero(valid)[-1]) if valid.any() else 0
-    return np.clip(y - max(float(lambdas[index]), 0.0), 0.0, None)
-
-
-def _noise_line(stddev: float, n_cells: int) -> float:
-    """A count that pure noise reaches in any of n_cells cells with probability about 1e-3."""
-    from scipy.stats import norm
-
-    return float(stddev * norm.isf(1e-3 / max(n_cells, 1)))
-
-
-def sampling_l1(expected: np.ndarray, n: float) -> float:
-    """Expected L1 distance between a multinomial sample of n rows and its expected counts.
-
-    Even two independent columns show this much "dependence" by chance, and more the more
-    cells their table has; subtracting it (a public constant) keeps selection from favouring
-    wide tables over real relationships. Each cell: E|X - np| ≈ sqrt(2/π · n·p·(1-p)).
-    """
-    p = np.clip(np.asarray(expected, float).ravel() / max(n, 1.0), 0.0, 1.0)
-    return float(np.sum(np.sqrt(2.0 / np.pi * n * p * (1.0 - p))))
-
-
-def quantile_groups(fine: np.ndarray, groups: int, *, null_code: int | None) -> np.ndarray:
-    """Contiguous groups of ordered codes holding about equal (noisy) mass; the null code alone."""
-    codes = np.arange(fine.size)
-    values = codes[codes != null_code] if null_code is not None else codes
-    n_groups = groups - (1 if null_code is not None else 0)
-    mass = fine[values]
-    total = mass.sum()
-    cumulative = np.cumsum(mass) / total if total > 0 else np.linspace(1 / values.size, 1, values.size)
-    group = np.minimum((cumulative * n_groups - 1e-9).astype(np.int64).clip(0), n_groups - 1)
-    group = np.unique(group, return_inverse=True)[1]  # renumber so no group is empty
-    result = np.empty(fine.size, dtype=np.int64)
-    result[values] = group
-    if null_code is not None:
-        result[null_code] = group.max() + 1
-    return result
-
-
-def frequent_groups(fine: np.ndarray, groups: int, *, null_code: int | None) -> np.ndarray:
-    """The most frequent codes (by noisy mass) each keep a group; the rest share one; null alone."""
-    codes = np.arange(fine.size)
-    values = codes[codes != null_code] if null_code is not None else codes
-    keep = groups - 1 - (1 if null_code is not None else 0)
-    ranked = values[np.argsort(-fine[values], kind="stable")]
-    result = np.full(fine.size, keep, dtype=np.int64)  # "rare" group
-    result[ranked[:keep]] = np.arange(min(keep, ranked.size))
-    if null_code is not None:
-        result[null_code] = keep + 1
-    return np.unique(result, return_inverse=True)[1]
 
 
 def fit_margins(table: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -284,7 +335,8 @@ def fit_margins(table: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.
     for _ in range(_IPF_ITERATIONS):
         fitted *= (rows / np.clip(fitted.sum(axis=1), 1e-300, None))[:, None]
         fitted *= (columns / np.clip(fitted.sum(axis=0), 1e-300, None))[None, :]
-    return fitted / fitted.sum()
+    result: np.ndarray = fitted / fitted.sum()
+    return result
 
 
 def _tree_order(d: int, edges: list[tuple[int, int]]) -> list[tuple[int, int | None]]:
@@ -309,21 +361,3 @@ def _tree_order(d: int, edges: list[tuple[int, int]]) -> list[tuple[int, int | N
                     order.append((other, node))
                     queue.append(other)
     return order
-
-
-def _draw(p: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    cumulative = np.cumsum(p)
-    cumulative[-1] = 1.0
-    return np.searchsorted(cumulative, rng.random(n), side="right").clip(0, p.size - 1)
-
-
-def _draw_rows(conditional: np.ndarray, parents: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One draw per row from the row of `conditional` its parent's value selects."""
-    cumulative = np.cumsum(conditional, axis=1)
-    cumulative[:, -1] = 1.0
-    u = rng.random(parents.size)
-    out = np.empty(parents.size, dtype=np.int64)
-    for value in np.unique(parents):
-        rows = np.flatnonzero(parents == value)
-        out[rows] = np.searchsorted(cumulative[value], u[rows], side="right")
-    return out.clip(0, conditional.shape[1] - 1)

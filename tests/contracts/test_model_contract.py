@@ -60,7 +60,7 @@ def _fitted(model: Model, domain: Domain = DOMAIN, accounting: str = "zcdp") -> 
 class SpyTable:
     """Stands in for a PrivateTable and lets through only its public query interface."""
 
-    ALLOWED = frozenset({"domain", "cost_unit", "marginal", "second_moments", "select"})
+    ALLOWED = frozenset({"domain", "contribution", "cost_unit", "count_stddev", "marginal", "second_moments", "select"})
 
     def __init__(self, table: PrivateTable) -> None:
         self._table = table
@@ -147,7 +147,8 @@ def check_n_estimate_close_to_n(model: Model) -> None:
     assert abs(model.n_estimate - N_ROWS) <= 5 * sd
 
 
-MODELS: list[Model] = [SchemaModel(), IndependentModel(), CopulaModel(), GraphicalModel(groups=4)]
+MODELS: list[Model] = [SchemaModel(), IndependentModel(), CopulaModel(), GraphicalModel(groups=4),
+                       GraphicalModel(groups=4, selection="aim")]
 
 
 def model_checks(model: Model) -> Iterator[Callable[[Model], None]]:

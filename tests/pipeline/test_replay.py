@@ -15,17 +15,19 @@ DATA = (ROOT / "../shared/datasets/health_insurance.csv").resolve()
 
 
 def _config(tmp_path: Path, model: str) -> Path:
+    """`graphical-aim`: the graphical model with model.selection = aim."""
     source = tmp_path / "hi.csv"
     shutil.copy(DATA, source)
     text = (ROOT / "configs" / "health_insurance.yaml").read_text(encoding="utf-8")
     text = text.replace("path: ../../shared/datasets/health_insurance.csv", f"path: {source}")
-    text = text.replace("kind: graphical", f"kind: {model}").replace("utility:", "utility:\n  sample_rows: 500")
+    kind = f"graphical\n  selection: aim" if model == "graphical-aim" else model
+    text = text.replace("kind: graphical", f"kind: {kind}").replace("utility:", "utility:\n  sample_rows: 500")
     path = tmp_path / "hi.yaml"
     path.write_text(text, encoding="utf-8")
     return path
 
 
-@pytest.mark.parametrize("model", ["independent", "copula", "graphical"])
+@pytest.mark.parametrize("model", ["independent", "copula", "graphical", "graphical-aim"])
 def test_replay_gives_the_same_bytes_without_the_data(model: str, tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     config = _config(tmp_path, model)

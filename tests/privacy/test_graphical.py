@@ -146,3 +146,58 @@ def test_empty_tails_of_an_ordered_column_are_not_sampled() -> None:
     outside = np.mean((rows[:, 0] < 18) | (rows[:, 0] > 62))
     # Clipped noise in the 76 empty cells used to put about 1% of rows there; trimmed tails put ~none.
     assert outside < 0.002
+
+
+# ---- selection: aim -----------------------------------------------------------------------------------------
+
+def _xor_table(n: int = 20_000, seed: int = 0) -> tuple[np.ndarray, Domain]:
+    """c = a XOR b (90% of rows): every pair looks independent, only the triple shows the dependence."""
+    rng = np.random.default_rng(seed)
+    a, b, d = rng.integers(0, 2, n), rng.integers(0, 2, n), rng.integers(0, 4, n)
+    c = np.where(rng.random(n) < 0.9, a ^ b, 1 - (a ^ b))
+    return np.column_stack([a, b, c, d]).astype(np.int32), Domain(("a", "b", "c", "d"), (2, 2, 2, 4))
+
+
+def test_aim_spends_exactly_its_budget_in_labelled_rounds() -> None:
+    codes, domain = _dependent_table(5000)
+    accountant = Accountant(Budget(epsilon=1.0, delta=1e-6))
+    budget = accountant.rho_available()
+    GraphicalModel(groups=8, selection="aim", rounds=5).fit(PrivateTable(codes, domain, accountant), budget)
+    assert accountant.spent().rho == pytest.approx(budget, rel=1e-9)
+    labels = [c.label for c in accountant.charges]
+    assert labels[:4] == ["marginal:a", "marginal:b", "marginal:c", "marginal:wide"]
+    # MST's tree first (3 edges on 4 columns), then the adaptive rounds.
+    assert [label for label in labels if label.startswith("select:")] == \
+        [f"select:tree-edge-{k}" for k in range(1, 4)] + [f"select:aim-round-{k}" for k in range(1, 6)]
+    assert sum(label.endswith(tuple(f":aim-{k}" for k in range(1, 6))) for label in labels) == 5
+    assert len(labels) == 4 + 2 * 3 + 2 * 5
+
+
+def test_aim_finds_a_dependence_only_a_triple_shows_and_reproduces_it() -> None:
+    codes, domain = _xor_table()
+    accountant = Accountant(Budget(epsilon=3.0, delta=1e-6))
+    model = GraphicalModel(groups=8, selection="aim", rounds=3).fit(PrivateTable(codes, domain, accountant),
+                                                                    accountant.rho_available())
+    measured = [set(m.columns) for m in model.measurements_[4:]]
+    assert {"a", "b", "c"} in measured
+    rows = model.sample(40_000, np.random.default_rng(1))
+    # In the data P(c == a XOR b) = 0.9; a tree (or any model of pairs) gives 0.5.
+    assert np.mean(rows[:, 2] == rows[:, 0] ^ rows[:, 1]) == pytest.approx(0.9, abs=0.03)
+
+
+def test_aim_samples_stay_in_domain_and_restore_gives_the_same_rows() -> None:
+    codes, domain = _dependent_table(5000)
+    accountant = Accountant(Budget(epsilon=1.0, delta=1e-6))
+    model = GraphicalModel(groups=8, selection="aim", ordered={"wide"}).fit(PrivateTable(codes, domain, accountant),
+                                                                           accountant.rho_available())
+    rows = model.sample(5000, np.random.default_rng(3))
+    assert rows.dtype == np.int32 and ((rows >= 0) & (rows < np.array(domain.sizes))).all()
+    again = GraphicalModel(groups=8, selection="aim", ordered={"wide"}).restore(domain, model.measurements_,
+                                                                               model.structure())
+    np.testing.assert_array_equal(again.sample(5000, np.random.default_rng(3)), rows)
+
+
+def test_unknown_selection_is_refused() -> None:
+    from synthgate.privacy.models import ModelError
+    with pytest.raises(ModelError, match="selection"):
+        GraphicalModel(selection="greedy")

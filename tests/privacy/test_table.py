@@ -232,7 +232,7 @@ def test_codes_are_checked_against_the_domain() -> None:
 def test_no_public_accessor_to_the_rows() -> None:
     table = PrivateTable(_codes(10), DOMAIN, _zcdp())
     assert {name for name in dir(table) if not name.startswith("_")} == {
-        "domain", "contribution", "cost_unit", "marginal", "second_moments", "select"}
+        "domain", "contribution", "cost_unit", "count_stddev", "marginal", "second_moments", "select"}
 
 
 def test_unseeded_table_noise_differs_between_runs() -> None:

@@ -1,0 +1,99 @@
+"""Coarse groups of a column's codes, and the public noise arithmetic that sizes them.
+
+Everything here is post-processing of noisy 1-way marginals or a function of public constants.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["group_cap", "project_to_total", "noise_line", "sampling_l1", "quantile_groups", "frequent_groups"]
+
+
+def group_cap(groups: int, n_hat: float, stddev: float, *, way: int = 2) -> int:
+    """Groups per column such that a `way`-way table of such columns averages about one noise
+    standard deviation per cell (n/g^way ≈ σ): finer tables on small tables are mostly noise.
+    At least 4 (3 for 3-way tables), at most `groups`."""
+    floor = 4 if way == 2 else 3
+    return int(max(floor, min(groups, np.floor((n_hat / max(stddev, 1e-9)) ** (1 / way)))))
+
+
+def project_to_total(noisy: np.ndarray, total: float) -> np.ndarray:
+    """Least-squares projection of noisy counts onto {x >= 0, sum(x) = total}: x = max(y - λ, 0).
+
+    λ is kept >= 0: raising every cell (λ < 0, when `total` exceeds the positive mass) would give
+    mass back to cells known to be empty."""
+    y = np.asarray(noisy, float)
+    if total <= 0 or y.size == 0:
+        return np.zeros_like(y)
+    ordered = np.sort(y)[::-1]
+    cumulative = np.cumsum(ordered)
+    k = np.arange(1, y.size + 1)
+    lambdas = (cumulative - total) / k
+    valid = ordered - lambdas > 0
+    index = int(np.flatnonzero(valid)[-1]) if valid.any() else 0
+    return np.clip(y - max(float(lambdas[index]), 0.0), 0.0, None)
+
+
+def noise_line(stddev: float, n_cells: int) -> float:
+    """A count that pure noise reaches in any of n_cells cells with probability about 1e-3."""
+    from scipy.stats import norm
+
+    return float(stddev * norm.isf(1e-3 / max(n_cells, 1)))
+
+
+def sampling_l1(expected: np.ndarray, n: float) -> float:
+    """Expected L1 distance between a multinomial sample of n rows and its expected counts.
+
+    Even two independent columns show this much "dependence" by chance, and more the more
+    cells their table has; subtracting it (a public constant) keeps selection from favouring
+    wide tables over real relationships. Each cell: E|X - np| ≈ sqrt(2/π · n·p·(1-p)).
+    """
+    p = np.clip(np.asarray(expected, float).ravel() / max(n, 1.0), 0.0, 1.0)
+    return float(np.sum(np.sqrt(2.0 / np.pi * n * p * (1.0 - p))))
+
+
+def quantile_groups(fine: np.ndarray, groups: int, *, null_code: int | None) -> np.ndarray:
+    """Contiguous groups of ordered codes holding about equal (noisy) mass; the null code alone.
+
+    Greedy, re-targeting after each group: a point mass (income 0, 40 hours a week) closes a
+    group of its own and the remaining groups share the remaining mass, instead of one wide
+    group swallowing everything after it.
+    """
+    codes = np.arange(fine.size)
+    values = codes[codes != null_code] if null_code is not None else codes
+    n_groups = groups - (1 if null_code is not None else 0)
+    mass = np.clip(fine[values].astype(float), 0.0, None)
+    if mass.sum() <= 0:
+        mass = np.ones(values.size)
+    group = np.empty(values.size, dtype=np.int64)
+    remaining, current, filled = float(mass.sum()), 0, 0.0
+    target = remaining / n_groups
+    for k, m in enumerate(mass):
+        if filled > 0 and filled + m > 1.5 * target and current < n_groups - 1:
+            current, remaining, filled = current + 1, remaining - filled, 0.0
+            target = remaining / (n_groups - current)
+        group[k] = current
+        filled += m
+        if filled >= target * (1 - 1e-9) and current < n_groups - 1 and k < mass.size - 1:
+            current, remaining, filled = current + 1, remaining - filled, 0.0
+            target = remaining / (n_groups - current)
+    group = np.unique(group, return_inverse=True)[1]  # renumber so no group is empty
+    result = np.empty(fine.size, dtype=np.int64)
+    result[values] = group
+    if null_code is not None:
+        result[null_code] = group.max() + 1
+    return result
+
+
+def frequent_groups(fine: np.ndarray, groups: int, *, null_code: int | None) -> np.ndarray:
+    """The most frequent codes (by noisy mass) each keep a group; the rest share one; null alone."""
+    codes = np.arange(fine.size)
+    values = codes[codes != null_code] if null_code is not None else codes
+    keep = groups - 1 - (1 if null_code is not None else 0)
+    ranked = values[np.argsort(-fine[values], kind="stable")]
+    result = np.full(fine.size, keep, dtype=np.int64)  # "rare" group
+    result[ranked[:keep]] = np.arange(min(keep, ranked.size))
+    if null_code is not None:
+        result[null_code] = keep + 1
+    return np.unique(result, return_inverse=True)[1]
