@@ -73,8 +73,13 @@ class Model(abc.ABC):
 
 
 def probabilities_from(noisy_counts: np.ndarray) -> np.ndarray:
-    """Post-process noisy counts into a distribution: clip negatives, normalise, uniform if empty."""
-    counts = np.clip(np.asarray(noisy_counts, float).ravel(), 0, None)
+    """Post-process noisy counts into a distribution: clip negatives, normalise, uniform if empty.
+
+    A NaN or infinite count is a bug upstream (it once made every sampled row identical): refused."""
+    counts = np.asarray(noisy_counts, float).ravel()
+    if not np.all(np.isfinite(counts)):
+        raise ValueError("noisy counts must be finite to become probabilities")
+    counts = np.clip(counts, 0, None)
     total = counts.sum()
     if total <= 0:
         return np.full(counts.size, 1.0 / counts.size)

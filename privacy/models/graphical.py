@@ -270,15 +270,15 @@ class GraphicalModel(Model):
             grouping = self.groupings_[self.columns_[j]]
             members = np.bincount(grouping, minlength=sizes[j])
             counts = np.bincount(grouping, weights=one_way[j].noisy_counts.ravel(), minlength=sizes[j])
-            variance = members * one_way[j].stddev ** 2
+            variance = members * _noise_variance(one_way[j])
             sums.append(counts / variance)
             weights.append(1.0 / variance)
         for (i, j), m in pairs:
             table = m.noisy_counts.reshape(sizes[i], sizes[j])
-            sums[i] = sums[i] + table.sum(axis=1) / (sizes[j] * m.stddev ** 2)
-            weights[i] = weights[i] + 1.0 / (sizes[j] * m.stddev ** 2)
-            sums[j] = sums[j] + table.sum(axis=0) / (sizes[i] * m.stddev ** 2)
-            weights[j] = weights[j] + 1.0 / (sizes[i] * m.stddev ** 2)
+            sums[i] = sums[i] + table.sum(axis=1) / (sizes[j] * _noise_variance(m))
+            weights[i] = weights[i] + 1.0 / (sizes[j] * _noise_variance(m))
+            sums[j] = sums[j] + table.sum(axis=0) / (sizes[i] * _noise_variance(m))
+            weights[j] = weights[j] + 1.0 / (sizes[i] * _noise_variance(m))
         return [probabilities_from(s / w) for s, w in zip(sums, weights)]
 
     def _within_groups(self, j: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -361,3 +361,9 @@ def _tree_order(d: int, edges: list[tuple[int, int]]) -> list[tuple[int, int | N
                     order.append((other, node))
                     queue.append(other)
     return order
+
+
+def _noise_variance(measurement: Measurement) -> float:
+    """A cell's noise variance, floored: at a huge budget the discrete Gaussian's exact variance
+    underflows (about 1e-317 at epsilon 1e4), and inverse-variance weights became inf/inf = NaN."""
+    return max(float(measurement.stddev) ** 2, 1e-6)
