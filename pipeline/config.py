@@ -177,7 +177,7 @@ class ModelSpec(_Strict):
     bins: Annotated[int, Field(ge=2, le=4096)] = 64
     correlation_share: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
     groups: Annotated[int, Field(ge=2, le=256)] = 32  # graphical: coarse groups per column for 2-way tables
-    selection: Literal["mst", "aim"] = "mst"  # graphical: MST's spanning tree, or AIM's adaptive rounds
+    selection: Literal["mst", "aim"] = "aim"  # graphical: AIM's adaptive rounds (from MST's tree), or the tree alone
 
 
 class GateSpec(_Strict):
