@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from .config import ColumnSpec, ReleaseConfig
 from .errors import InputError
+from .names import shown
 
 __all__ = ["Batch", "ParseFailures", "read_header", "iter_batches", "iter_split", "canonicalise", "with_null_tokens"]
 
@@ -211,7 +212,7 @@ def _check_columns(path: Path, header: list[str], wanted: list[str], identifiers
 
 def _names(names: Sequence[str]) -> str:
     """Column names, quoted so a stray space or an empty name shows."""
-    return ", ".join(f"'{name}'" for name in names)
+    return ", ".join(f"'{shown(name)}'" for name in names)
 
 
 def _arrow_reason(exc: BaseException, header: Sequence[str] = ()) -> str:
@@ -220,7 +221,7 @@ def _arrow_reason(exc: BaseException, header: Sequence[str] = ()) -> str:
     text = str(exc)
     column = re.match(r"In CSV column #(\d+):", text)
     if column and int(column.group(1)) < len(header):
-        return f"column '{header[int(column.group(1))]}': " + _arrow_reason(exc)
+        return f"column '{shown(header[int(column.group(1))])}': " + _arrow_reason(exc)
     if "Empty CSV file" in text or "empty" in text.lower() and "file" in text.lower():
         return "the file has no header row"
     if "Expected" in text and "columns" in text:
