@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import struct
@@ -105,6 +106,15 @@ def _check_stop(case: Case, outcome: Outcome) -> None:
     assert all(_names_a_place(line, case) for line in lines[1:]), f"an item names no place:\n{outcome.err}"
 
 
+def _check_json_lines(case: Case, outcome: Outcome) -> None:
+    """--log-json: every stderr line is one JSON object (schedulers parse it), the error one included."""
+    records = [json.loads(line) for line in outcome.err.splitlines() if line.strip()]
+    assert all(isinstance(r, dict) for r in records), f"a stderr line is not a JSON object:\n{outcome.err}"
+    if outcome.code == EXIT_BAD_INPUT:
+        assert records and records[-1].get("exit_code") == EXIT_BAD_INPUT, f"no JSON error record:\n{outcome.err}"
+        assert _names_a_place(records[-1]["event"], case), f"the error names no file, column or key:\n{outcome.err}"
+
+
 def _check_no_leak(case: Case, outcome: Outcome) -> None:
     texts = {"stdout": outcome.out, "stderr": outcome.err, "warnings": "\n".join(outcome.warnings)}
     for where, text in texts.items():
@@ -129,6 +139,8 @@ def _check_common(case: Case, outcome: Outcome, *, debug_ok: bool) -> None:
     assert outcome.code in (EXIT_RELEASED, EXIT_HELD, EXIT_BAD_INPUT), f"exit {outcome.code}:\n{outcome.err}"
     if not debug_ok:
         assert "Traceback" not in outcome.err and 'File "' not in outcome.err, f"traceback on stderr:\n{outcome.err}"
+    if "--log-json" in case.flags and not debug_ok:
+        _check_json_lines(case, outcome)
     _check_no_leak(case, outcome)
 
 

@@ -193,7 +193,7 @@ def _config_fault(plan: TablePlan, fault: str, col: int, draw: Any) -> None:
             {"kind": "graphical", "groups": 256}, {"kind": "independent", "bins": 2}]))
     elif fault == "odd_privacy":
         plan.sections["privacy"] = draw(st.sampled_from([
-            {"epsilon": 1e-6, "delta": 1e-6}, {"epsilon": 1.0, "delta": 0.0}, {"epsilon": 1.0, "delta": 1e-3},
+            {"epsilon": 1e-3, "delta": 1e-6}, {"epsilon": 1.0, "delta": 0.0}, {"epsilon": 1.0, "delta": 1e-3},
             {"epsilon": 1.0, "delta": 1e-6, "domain_share": 0.999}, {"epsilon": 1.0, "delta": 1e-6, "domain_share": 1e-9}]))
     elif fault == "odd_output":
         plan.sections["output"] = draw(st.sampled_from([{"rows": 1}, {"rows": 2}, {"rows": 1000, "chunk_rows": 1000},

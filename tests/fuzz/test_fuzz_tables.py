@@ -13,17 +13,17 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from fuzz_harness import Case, check_run, check_validate, invoke
+from fuzz_harness import check_run, check_validate, invoke
 from fuzz_strategies import TablePlan, tables, write_case
 from synthgate.pipeline.errors import EXIT_BAD_INPUT
 
 # validate splits with seed 0 and run with --seed 3: on a tiny table one may find an empty side.
 _SPLIT_DEPENDENT = re.compile(r"the holdout is empty|no rows to train on")
 FLAGS = st.sampled_from([[], [], [], ["--log-json"], ["--debug"]])
-DEFAULT_EXAMPLES = 60
+DEFAULT_EXAMPLES = 100
 SLOW_EXAMPLES = 600
 
 
@@ -42,6 +42,7 @@ def check_case(plan: TablePlan, flags: list[str]) -> None:
         check_validate(case, validated)
         ran = invoke(case, "run")
         check_run(case, ran)
+        event(f"validate exit {validated.code}, run exit {ran.code}")  # --hypothesis-show-statistics
         if validated.code == EXIT_BAD_INPUT and not _SPLIT_DEPENDENT.search(validated.err):
             assert ran.code == EXIT_BAD_INPUT, "validate refused the input but run went ahead"
 
