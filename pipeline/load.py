@@ -81,7 +81,10 @@ def iter_batches(path: Path, fmt: str, columns: Sequence[ColumnSpec], *, identif
     wanted = [c.name for c in columns]
     start = 0
     for record_batch in _iter_raw(path, fmt, wanted, header):
-        frame = canonicalise(record_batch, columns, failures, text_nulls=fmt == "csv")
+        try:
+            frame = canonicalise(record_batch, columns, failures, text_nulls=fmt == "csv")
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
         yield Batch(frame, start)
         start += len(frame)
 
@@ -109,7 +112,11 @@ def canonicalise(batch: pa.RecordBatch, columns: Sequence[ColumnSpec], failures:
         array = batch.column(batch.schema.get_field_index(spec.name))
         if text_nulls:
             array = with_null_tokens(array, spec)
-        data[spec.name] = _parse(array, spec, failures)
+        try:
+            data[spec.name] = _parse(array, spec, failures)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):  # e.g. Parquet binary, not UTF-8
+            raise InputError(f"column '{shown(spec.name)}': its {array.type} values cannot be read as {spec.type} "
+                             "(text must be valid UTF-8; nested types are not supported)") from None
     return pd.DataFrame(data)
 
 

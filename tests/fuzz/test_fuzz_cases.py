@@ -86,6 +86,16 @@ def test_config_column_name_with_a_control_character(tmp_path: Path) -> None:
     _stopped(case, str(case.config), "columns.col\\rour", "control character")
 
 
+@pytest.mark.parametrize("kind", ["numeric", "categorical"])
+def test_parquet_binary_column_that_is_not_utf8(tmp_path: Path, kind: str) -> None:
+    """Found by the slow fuzzer: a Parquet binary column holding invalid UTF-8 raised ArrowInvalid
+    from the cast to text (exit 1). Now the file and column are named, exit 2."""
+    spec = {"type": kind, "bounds": "estimate"} if kind == "numeric" else {"type": kind, "categories": "estimate"}
+    cells = ["@@BADUTF8@@" if i == 3 else "1" for i in range(N)]
+    case = _case(tmp_path, [ColumnPlan("blob", kind, spec, cells)], fmt="parquet")
+    _stopped(case, str(case.inputs[0]), "column 'blob'", "binary", "UTF-8")
+
+
 # --- edges the issue names: zero rows, one row, thousands of columns -----------------------------------
 
 

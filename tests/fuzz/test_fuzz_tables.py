@@ -24,7 +24,7 @@ from synthgate.pipeline.errors import EXIT_BAD_INPUT
 _SPLIT_DEPENDENT = re.compile(r"the holdout is empty|no rows to train on")
 FLAGS = st.sampled_from([[], [], [], ["--log-json"], ["--debug"]])
 DEFAULT_EXAMPLES = 100
-SLOW_EXAMPLES = 600
+SLOW_EXAMPLES = 2000
 
 
 @pytest.fixture(autouse=True)
