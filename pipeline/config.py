@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
+from .names import has_control, shown
 
 __all__ = [
     "ColumnSpec",
@@ -112,11 +113,29 @@ class ColumnSpec(_Strict):
                     raise ValueError("'bounds' must be finite")
                 if not low < high:  # type: ignore[operator]
                     raise ValueError("'bounds' must be [low, high] with low < high")
+                _check_bounds_range(self.type, low, high)
         return self
 
     @property
     def is_estimated(self) -> bool:
         return self.bounds == ESTIMATE or self.categories == ESTIMATE
+
+
+# Bounds the encoders can represent: the run would otherwise spend budget and then fail while
+# sampling (found by tests/fuzz). Datetimes are nanoseconds since 1970 in int64; integers are
+# drawn as int64 from float64 bin edges, exact up to 2^53; a numeric width must be a finite float.
+_TIME_RANGE = (dt.datetime(1677, 9, 22, tzinfo=dt.timezone.utc), dt.datetime(2262, 4, 11, tzinfo=dt.timezone.utc))
+_MAX_INTEGER = 2**53
+
+
+def _check_bounds_range(kind: str, low: Any, high: Any) -> None:
+    if kind == "datetime":
+        if low < _TIME_RANGE[0] or high > _TIME_RANGE[1]:
+            raise ValueError("datetime 'bounds' must lie between 1677-09-22 and 2262-04-11 (UTC)")
+    elif kind == "integer" and max(abs(low), abs(high)) > _MAX_INTEGER:
+        raise ValueError(f"integer 'bounds' must lie within -2^53..2^53 ({_MAX_INTEGER}); use type: numeric beyond")
+    elif not math.isfinite(high - low):
+        raise ValueError("'bounds' are too far apart (high - low overflows a float); narrow them")
 
 
 class SourceSpec(_Strict):
@@ -309,6 +328,10 @@ def config_from_mapping(raw: Any, *, path: Path | None = None, where: str = "<co
                 continue
             if name is None:
                 problems.append(f"{where}: columns: a column's name is empty (null); quote it if it is 'null'")
+                continue
+            if isinstance(name, str) and has_control(name):
+                problems.append(f"{where}: columns.{shown(name)}: a column name may not hold a control character or "
+                                "line break; rename the column in the input and the config")
                 continue
             # YAML reads `true:` as a boolean key: write it as the header would spell it.
             column_list.append({"name": _category_text(name) if isinstance(name, bool) else str(name), **spec})

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from .config import ColumnSpec, ReleaseConfig
 from .errors import InputError
+from .names import shown
 
 __all__ = ["Batch", "ParseFailures", "RowSplit", "read_header", "iter_batches", "iter_split", "iter_split_batches",
            "iter_text_column", "canonicalise", "with_null_tokens"]
@@ -82,7 +83,10 @@ def iter_batches(path: Path, fmt: str, columns: Sequence[ColumnSpec], *, identif
     wanted = [c.name for c in columns]
     start = 0
     for record_batch in _iter_raw(path, fmt, wanted, header):
-        frame = canonicalise(record_batch, columns, failures, text_nulls=fmt == "csv")
+        try:
+            frame = canonicalise(record_batch, columns, failures, text_nulls=fmt == "csv")
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
         yield Batch(frame, start)
         start += len(frame)
 
@@ -143,7 +147,11 @@ def canonicalise(batch: pa.RecordBatch, columns: Sequence[ColumnSpec], failures:
         array = batch.column(batch.schema.get_field_index(spec.name))
         if text_nulls:
             array = with_null_tokens(array, spec)
-        data[spec.name] = _parse(array, spec, failures)
+        try:
+            data[spec.name] = _parse(array, spec, failures)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):  # e.g. Parquet binary, not UTF-8
+            raise InputError(f"column '{shown(spec.name)}': its {array.type} values cannot be read as {spec.type} "
+                             "(text must be valid UTF-8; nested types are not supported)") from None
     return pd.DataFrame(data)
 
 
@@ -246,7 +254,7 @@ def _check_columns(path: Path, header: list[str], wanted: list[str], identifiers
 
 def _names(names: Sequence[str]) -> str:
     """Column names, quoted so a stray space or an empty name shows."""
-    return ", ".join(f"'{name}'" for name in names)
+    return ", ".join(f"'{shown(name)}'" for name in names)
 
 
 def _arrow_reason(exc: BaseException, header: Sequence[str] = ()) -> str:
@@ -255,7 +263,7 @@ def _arrow_reason(exc: BaseException, header: Sequence[str] = ()) -> str:
     text = str(exc)
     column = re.match(r"In CSV column #(\d+):", text)
     if column and int(column.group(1)) < len(header):
-        return f"column '{header[int(column.group(1))]}': " + _arrow_reason(exc)
+        return f"column '{shown(header[int(column.group(1))])}': " + _arrow_reason(exc)
     if "Empty CSV file" in text or "empty" in text.lower() and "file" in text.lower():
         return "the file has no header row"
     if "Expected" in text and "columns" in text:
