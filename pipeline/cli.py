@@ -76,12 +76,14 @@ def init(data: Path, out: Path, epsilon: float, target: str | None, model: str, 
 
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
-def validate(config: Path) -> None:
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the holdout split to check (give the one `run --seed` will use).")
+def validate(config: Path, seed: int) -> None:
     """Check CONFIG and its input against the data contract, spending no budget."""
     from .config import load_config
     from .run import validate_input
 
-    n_train, n_holdout = validate_input(load_config(config))
+    n_train, n_holdout = validate_input(load_config(config), seed=seed)
     click.echo(f"ok: {config} is valid and its input passes the contract "
                f"({n_train + n_holdout:,} rows: {n_train:,} training, {n_holdout:,} holdout)")
 

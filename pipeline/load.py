@@ -131,7 +131,11 @@ def iter_text_column(path: Path, fmt: str, column: ColumnSpec) -> Iterator[pa.Ar
     for record_batch in _iter_raw(path, fmt, [column.name], header):
         array = record_batch.column(0)
         if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
-            array = array.cast(pa.string())
+            try:
+                array = array.cast(pa.string())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise InputError(f"{path}: column '{shown(column.name)}' ({array.type}) cannot be read as text "
+                                 "ids for role: unit") from None
         yield with_null_tokens(array, column) if fmt == "csv" else array
 
 

@@ -156,3 +156,22 @@ def test_unit_config_mistakes_are_named(tmp_path: Path, columns: dict[str, dict[
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     with pytest.raises(ConfigError, match=phrase):
         load_config(path)
+
+
+def test_unit_ids_that_are_not_text_are_refused_with_one_line(tmp_path: Path, capsys) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = _table().head(200)
+    source = tmp_path / "people.parquet"
+    ids = [b"\xff\xfe" + str(i).encode() for i in range(len(table))]   # binary, not UTF-8
+    pq.write_table(pa.table({"pid": pa.array(ids, pa.binary()), "age": table["age"], "dept": table["dept"]}), source)
+    config = _config(tmp_path, table)
+    raw = yaml.safe_load(config.read_text())
+    raw["source"]["path"] = str(source)
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    code = main(["run", str(config), "--out", str(tmp_path / "run"), "--seed", "3"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "column 'pid'" in err and "role: unit" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
