@@ -218,6 +218,9 @@ class UtilitySpec(_Strict):
 
 class OutputSpec(_Strict):
     rows: Annotated[int, Field(ge=1, le=100_000_000)] | Estimate = ESTIMATE
+    # With `rows: estimate`, the DP row count is capped here: at a tiny epsilon its noise alone can
+    # ask for tens of millions of rows (a run that seems to hang).
+    max_rows: Annotated[int, Field(ge=1, le=100_000_000)] = 10_000_000
     csv: bool = False
     chunk_rows: Annotated[int, Field(ge=1000)] = 100_000
 

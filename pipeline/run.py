@@ -174,6 +174,10 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
     event(log, "model fitted", stage="fit", seconds=timings["fit"], epsilon_spent=round(spent.epsilon, 6))
 
     n_rows = _output_rows(config, model.n_estimate)
+    if config.output.rows == "estimate" and n_rows == config.output.max_rows:
+        warnings.append(f"the DP row count reached output.max_rows={config.output.max_rows:,}: the synthetic table "
+                        "was cut there; at this budget the count is mostly noise, give output.rows instead")
+        log.warning(warnings[-1])
     staging = Staging(out)
     try:
         with clock("sample"):
@@ -352,7 +356,7 @@ def _output_rows(config: ReleaseConfig, n_estimate: float | None) -> int:
         return int(config.output.rows)
     if n_estimate is None:
         raise InputError("output.rows is 'estimate' but the model measured nothing to estimate it from")
-    return max(1, int(round(n_estimate)))
+    return int(min(max(1, round(n_estimate)), config.output.max_rows))
 
 
 def _publish(staging: Staging, folder: str, config: ReleaseConfig, codec: TableCodec, model: Any,

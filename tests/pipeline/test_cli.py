@@ -327,6 +327,18 @@ def test_validate_checks_the_split_that_run_will_use(tmp_path: Path, capsys: pyt
     assert f"{report['rows']['training']:,} training" in capsys.readouterr().out
 
 
+def test_a_dp_row_count_past_output_max_rows_is_cut_there_and_said(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "toy.csv"
+    make_table().to_csv(source, index=False)   # 1,500 rows, about 1,200 of them training
+    config = write_config(tmp_path, source, output={"max_rows": 700})
+    code = main(["run", str(config), "--out", str(tmp_path / "runs" / "r"), "--seed", "1", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code in (0, 3)
+    manifest = json.loads(next((tmp_path / "runs" / "r").glob("*/manifest.json")).read_text())
+    assert manifest["rows"]["count"] == 700
+    assert any("output.max_rows=700" in w for w in result["warnings"])
+
+
 # --- run and its outputs ------------------------------------------------------------------------
 
 
