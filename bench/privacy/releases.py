@@ -106,7 +106,7 @@ def release(table: AuditTable, codes: np.ndarray, method: Method, rng: np.random
     domain = table.codec.domain
     model = make_model(method.kind, correlation_share=model_config.correlation_share, groups=model_config.groups,
                        ordered=[c for c, num in zip(domain.columns, table.numeric) if num],
-                       null_codes=table.null_codes)
+                       null_codes=table.null_codes, selection=model_config.selection)
     model.fit(PrivateTable(codes, domain, Accountant(budget)), plan.model_cost)
     n_rows = max(1, int(round(model.n_estimate or 1.0)))
     return Release(model.sample(n_rows, rng), tuple(model.measurements_), dict(getattr(model, "groupings_", {})))
