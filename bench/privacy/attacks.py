@@ -99,7 +99,8 @@ def measurement_score(measurements: Sequence[Measurement], canary: np.ndarray, r
     The attacker of the DP definition: knows every other row (`reference`) and sees the noisy
     measurements the release is post-processed from. A measurement taken over coarse groups
     (shape smaller than the column's codes) is matched through the run's public grouping.
-    Noisy sums of score products ("moments") are not used: the test is valid, just not optimal.
+    Noisy sums of score products ("moments") are not used, nor measurements over a grouping the
+    release does not publish (AIM's coarser groups for triples): the test is valid, just not optimal.
     """
     total = 0.0
     for m in measurements:
@@ -111,8 +112,12 @@ def measurement_score(measurements: Sequence[Measurement], canary: np.ndarray, r
             j = list(columns).index(column)
             grouped = m.shape[k] < sizes[j] and column in groupings
             lookup = np.asarray(groupings[column]) if grouped else np.arange(sizes[j])
+            if int(lookup.max()) + 1 != m.shape[k]:
+                break
             cell.append(int(lookup[canary[j]]))
             match &= lookup[reference[:, j]] == cell[-1]
+        if len(cell) != len(m.columns):
+            continue
         noisy = float(m.noisy_counts.reshape(m.shape)[tuple(cell)])
         total += (noisy - float(match.sum())) * min(1.0 / max(m.stddev, 1e-300) ** 2, 1e12)
     return total
