@@ -24,8 +24,10 @@ import pyarrow.parquet as pq
 from .config import ColumnSpec, ReleaseConfig
 from .errors import InputError
 from .names import shown
+from .split import RowKeys
 
 __all__ = ["Batch", "ParseFailures", "RowSplit", "read_header", "iter_batches", "iter_split", "iter_split_batches",
+           "SplitBatch",
            "iter_text_column", "canonicalise", "with_null_tokens"]
 
 BLOCK_BYTES = 8 << 20
@@ -98,31 +100,38 @@ class RowSplit(Protocol):
     dropped: np.ndarray
 
 
-def iter_split(batches: Iterator[Batch], *, seed: int, fraction: float | None,
+def iter_split(batches: Iterator[Batch], *, row_keys: RowKeys,
                units: RowSplit | None = None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """(training, holdout) per batch. The split depends only on seed and row position (or, with
-    `units`, on each row's individual), so every pass agrees."""
-    for _, train, holdout in iter_split_batches(batches, seed=seed, fraction=fraction, units=units):
-        yield train, holdout
+    """(training, holdout) per batch. The split is keyed by the run's secret (see `split.py`),
+    or, with `units`, made by individual; every pass over the same input agrees."""
+    for part in iter_split_batches(batches, row_keys=row_keys, units=units):
+        yield part.train, part.holdout
 
 
-def iter_split_batches(batches: Iterator[Batch], *, seed: int, fraction: float | None,
-                       units: RowSplit | None = None) -> Iterator[tuple[Batch, pd.DataFrame, pd.DataFrame]]:
-    """(the whole batch, its training rows, its holdout rows); rows that contribution bounding
-    drops are in the whole batch (so they are still validated) but in neither part."""
+@dataclass(frozen=True)
+class SplitBatch:
+    """One batch, its training and holdout rows, and each part's check-sample priorities."""
+
+    batch: Batch
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    train_priority: np.ndarray
+    holdout_priority: np.ndarray
+
+
+def iter_split_batches(batches: Iterator[Batch], *, row_keys: RowKeys,
+                       units: RowSplit | None = None) -> Iterator[SplitBatch]:
+    """Each batch split into training and holdout rows; rows that contribution bounding drops
+    are in the whole batch (so they are still validated) but in neither part."""
     for batch in batches:
-        rows = slice(batch.start_row, batch.start_row + len(batch.frame))
+        held, priority = row_keys.of(batch.frame)
         if units is not None:
-            held = units.held[rows] if fraction else np.zeros(len(batch.frame), bool)
+            rows = slice(batch.start_row, batch.start_row + len(batch.frame))
+            held = units.held[rows]
             train = ~held & ~units.dropped[rows]
-            yield batch, batch.frame.loc[train], batch.frame.loc[held]
-            continue
-        if not fraction:
-            yield batch, batch.frame, batch.frame.iloc[:0]
-            continue
-        rng = np.random.default_rng([seed, batch.start_row])
-        held = rng.random(len(batch.frame)) < fraction
-        yield batch, batch.frame.loc[~held], batch.frame.loc[held]
+        else:
+            train = ~held
+        yield SplitBatch(batch, batch.frame.loc[train], batch.frame.loc[held], priority[train], priority[held])
 
 
 def iter_text_column(path: Path, fmt: str, column: ColumnSpec) -> Iterator[pa.Array]:

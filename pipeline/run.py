@@ -34,7 +34,8 @@ from .config import _format_from_suffix as format_from_suffix
 from .encode import NumericCodec, TableCodec, codec_from_spec
 from .errors import ContractError, InputError, OutputError
 from .gate import Decision, gate
-from .load import Batch, ParseFailures, iter_batches, iter_split, iter_split_batches
+from .load import Batch, ParseFailures, SplitBatch, iter_batches, iter_split, iter_split_batches
+from .split import RowKeys, SplitKey
 from .logs import event
 from .manifest import build_manifest, build_report
 from .plan import BudgetPlan, plan_budget
@@ -129,9 +130,10 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
     timings: dict[str, float] = {}
     clock = _Clock(timings)
     inputs = InputSnapshot.of(config)
+    key = SplitKey.fresh()  # the split's secret: never stored, so nobody can redo the split
     with clock("load_validate"):
-        units = bound_contributions(config, seed)
-        first = _first_pass(config, seed, progress, units)
+        units = bound_contributions(config, key)
+        first = _first_pass(config, key, progress, units)
     inputs.check_unchanged()
     event(log, "input passed its contract", stage="validate", rows=first.n_train + first.n_holdout,
           seconds=timings["load_validate"])
@@ -150,7 +152,7 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
     internal_warnings: list[str] = []
     clamped: dict[str, int] = {}
     with clock("encode"):
-        codes = _encode_training(config, codec, seed, progress, clamped, units)
+        codes = _encode_training(config, codec, key, progress, clamped, units)
     inputs.check_unchanged()  # both passes must have read the same table
     for column, n in clamped.items():
         if n > 0.01 * max(len(codes), 1):
@@ -229,30 +231,32 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
 
 
 
-def validate_input(config: ReleaseConfig, *, seed: int = 0) -> tuple[int, int]:
-    """Check config and input against the contract without spending budget; (training, holdout) rows."""
-    first = _first_pass(config, seed, None, bound_contributions(config, seed))
+def validate_input(config: ReleaseConfig) -> tuple[int, int]:
+    """Check config and input against the contract without spending budget; (training, holdout) rows
+    of one secret split. Each run draws its own split, so a run's sizes differ a little."""
+    key = SplitKey.fresh()
+    first = _first_pass(config, key, None, bound_contributions(config, key))
     return first.n_train, first.n_holdout
 
 
-def _first_pass(config: ReleaseConfig, seed: int, progress: Progress | None, units: UnitRows | None) -> _Pass1:
+def _first_pass(config: ReleaseConfig, key: SplitKey, progress: Progress | None, units: UnitRows | None) -> _Pass1:
     """Read everything once: contract, parse failures, DP-domain statistics, samples for the checks."""
     columns = config.attributes
     contract = ContractValidator(columns)
     statistics = DomainStatistics({c.name: ("categorical" if c.type == "categorical" else str(c.type))
                                    for c in columns if c.is_estimated})
-    train_sample = RowSample(config.utility.sample_rows, seed=seed, stream=1)
-    holdout_sample = RowSample(config.utility.sample_rows, seed=seed, stream=2)
+    train_sample = RowSample(config.utility.sample_rows)
+    holdout_sample = RowSample(config.utility.sample_rows)
     n_train = n_holdout = 0
     files: dict[Path, tuple[ParseFailures, dict[tuple[str, str], int]]] = {}
-    for path, failures, whole, train, holdout in _split_source(config, seed, units):
+    for path, failures, part in _split_source(config, key, units):
         _, counts = files.setdefault(path, (failures, {}))
-        files[path] = (failures, merge_counts(counts, contract.validate(whole)))
-        statistics.update(train)
-        train_sample.add(train)
-        holdout_sample.add(holdout)
-        n_train += len(train)
-        n_holdout += len(holdout)
+        files[path] = (failures, merge_counts(counts, contract.validate(part.batch.frame)))
+        statistics.update(part.train)
+        train_sample.add(part.train, part.train_priority)
+        holdout_sample.add(part.holdout, part.holdout_priority)
+        n_train += len(part.train)
+        n_holdout += len(part.holdout)
         if progress:
             progress("load", n_train + n_holdout)
     for path, (failures, counts) in files.items():
@@ -279,27 +283,29 @@ def _without_parse_failures(counts: dict[tuple[str, str], int], failures: ParseF
     return adjusted
 
 
-def _split_source(config: ReleaseConfig, seed: int, units: UnitRows | None
-                  ) -> Iterator[tuple[Path, ParseFailures, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
-    """(file, its parse failures, all rows, training rows, holdout rows) per batch, for the source and any
-    holdout file. Rows dropped by contribution bounding are in all rows only."""
+def _split_source(config: ReleaseConfig, key: SplitKey, units: UnitRows | None
+                  ) -> Iterator[tuple[Path, ParseFailures, SplitBatch]]:
+    """(file, its parse failures, the split batch) per batch, for the source and any holdout file.
+    Rows dropped by contribution bounding are in the whole batch only."""
     columns = config.attributes
     failures = ParseFailures()
     batches = iter_batches(config.source_path, config.source_format, columns,
                            identifiers=config.identifiers, failures=failures)
     holdout_path = config.holdout_path
     fraction = None if holdout_path else config.holdout.fraction
-    for batch, train, holdout in iter_split_batches(batches, seed=seed, fraction=fraction, units=units):
-        yield config.source_path, failures, batch.frame, train, holdout
+    for part in iter_split_batches(batches, row_keys=RowKeys(key, fraction), units=units):
+        yield config.source_path, failures, part
     if holdout_path is None:
         return
     holdout_failures = ParseFailures()
     fmt = config.source.format or format_from_suffix(holdout_path)
+    holdout_keys = RowKeys(key, None)
     for batch in iter_batches(holdout_path, fmt, columns, identifiers=config.identifiers, failures=holdout_failures):
-        yield holdout_path, holdout_failures, batch.frame, batch.frame.iloc[:0], batch.frame
+        _, priority = holdout_keys.of(batch.frame)
+        yield holdout_path, holdout_failures, SplitBatch(batch, batch.frame.iloc[:0], batch.frame, priority[:0], priority)
 
 
-def _encode_training(config: ReleaseConfig, codec: TableCodec, seed: int, progress: Progress | None,
+def _encode_training(config: ReleaseConfig, codec: TableCodec, key: SplitKey, progress: Progress | None,
                      clamped: dict[str, int], units: UnitRows | None) -> np.ndarray:
     """Training rows as codes. Counts, per column with DP-estimated bounds, the values clamped to
     them (for the internal report: nothing is lost without a word)."""
@@ -309,7 +315,7 @@ def _encode_training(config: ReleaseConfig, codec: TableCodec, seed: int, progre
     rows = 0
     batches: Iterator[Batch] = iter_batches(config.source_path, config.source_format, config.attributes,
                                             identifiers=config.identifiers)
-    split = iter_split(batches, seed=seed, fraction=None if config.holdout_path else config.holdout.fraction,
+    split = iter_split(batches, row_keys=RowKeys(key, None if config.holdout_path else config.holdout.fraction),
                        units=units)
     for train, _ in split:
         parts.append(codec.encode(train))

@@ -1,7 +1,10 @@
-"""A fixed-size uniform sample of rows kept while streaming (for the risk and TSTR checks).
+"""A fixed-size sample of rows kept while streaming (for the risk and utility checks).
 
-Each row gets a random priority from a generator seeded by (seed, stream); the rows with the
-smallest priorities are kept, so memory stays at `size` rows whatever the input's length.
+Each row comes with a priority from the run's secret key (`split.py`), a function of the row's
+own content and occurrence number; the `size` rows with the smallest priorities are kept. Memory
+stays at `size` rows whatever the input's length, and a table with one row added or removed gives
+a sample that differs by at most one row in and one row out: that bounds the sensitivity of any
+count over the sample, which the DP gate relies on.
 """
 
 from __future__ import annotations
@@ -13,16 +16,17 @@ __all__ = ["RowSample"]
 
 
 class RowSample:
-    def __init__(self, size: int, *, seed: int, stream: int) -> None:
+    def __init__(self, size: int) -> None:
         self.size = size
-        self._rng = np.random.default_rng([seed, stream])
         self._rows: pd.DataFrame | None = None
         self._keys = np.empty(0)
 
-    def add(self, frame: pd.DataFrame) -> None:
+    def add(self, frame: pd.DataFrame, priorities: np.ndarray) -> None:
         if frame.empty:
             return
-        keys = self._rng.random(len(frame))
+        if len(priorities) != len(frame):
+            raise ValueError("need one priority per row")
+        keys = np.asarray(priorities, dtype=np.float64)
         rows = frame.reset_index(drop=True)
         if self._rows is not None:
             rows = pd.concat([self._rows, rows], ignore_index=True)
@@ -34,4 +38,8 @@ class RowSample:
         self._rows, self._keys = rows, keys
 
     def frame(self) -> pd.DataFrame:
-        return self._rows if self._rows is not None else pd.DataFrame()
+        """The kept rows, in priority order (so the order says nothing about positions in the input)."""
+        if self._rows is None:
+            return pd.DataFrame()
+        order = np.argsort(self._keys, kind="stable")
+        return self._rows.iloc[order].reset_index(drop=True)

@@ -14,6 +14,7 @@ import yaml
 from synthgate.pipeline.cli import main
 from synthgate.pipeline.config import load_config
 from synthgate.pipeline.errors import ConfigError
+from synthgate.pipeline.split import SplitKey
 from synthgate.pipeline.units import bound_contributions
 
 SENTINEL = "PID-SENTINEL-7Q3"
@@ -62,7 +63,8 @@ def _measured_dept(run: Path) -> tuple[float, float]:
 def test_each_individual_keeps_at_most_k_training_rows_and_sits_on_one_side(tmp_path: Path) -> None:
     table = _table()
     config = load_config(_config(tmp_path, table, max_rows_per_unit=2))
-    rows = bound_contributions(config, seed=5)
+    key = SplitKey.fresh()
+    rows = bound_contributions(config, key)
     assert rows is not None
     frame = pd.DataFrame({"pid": table["pid"], "held": rows.held, "dropped": rows.dropped})
     per_person = frame.groupby("pid").agg(held=("held", "mean"), rows=("held", "size"),
@@ -74,10 +76,37 @@ def test_each_individual_keeps_at_most_k_training_rows_and_sits_on_one_side(tmp_
     assert (kept == np.minimum(training["rows"], 2)).all()
     assert rows.training_units == len(training)
     assert 0.1 < per_person["held"].mean() < 0.3     # about the configured 20% of individuals
-    # The split follows the seed; which rows a person keeps comes from a secure source, not from it.
-    again = bound_contributions(config, seed=5)
+    # Both passes of a run share its key, so they agree on who is held out; which rows a person
+    # keeps comes from a fresh secure draw (the same split, with a different choice of rows).
+    again = bound_contributions(config, key)
     assert again is not None and np.array_equal(again.held, rows.held)
     assert not np.array_equal(again.dropped, rows.dropped)
+    # Another run's key: another split, whatever --seed says (the seed is published).
+    other = bound_contributions(config, SplitKey.fresh())
+    assert other is not None and not np.array_equal(other.held, rows.held)
+
+
+def test_unit_ids_are_keyed_per_run_so_no_published_key_makes_two_ids_collide(tmp_path: Path) -> None:
+    """pandas' fixed key let anyone build two ids that hash alike and so merge two people into one
+    unit; with a per-run secret key pair (128 bits) distinct ids map to distinct keys."""
+    ids = np.array([f"id-{i}" for i in range(50_000)], dtype=object)
+    key = SplitKey.fresh()
+    table = _table()
+    config = load_config(_config(tmp_path, table))
+    from synthgate.pipeline.units import _unit_keys
+
+    keys = _unit_keys(config, "pid", key)
+    pids = table["pid"].astype(str).to_numpy()
+    distinct_ids = len(set(pids))
+    assert len({tuple(k) for k in keys.tolist()}) == distinct_ids
+    # the same id maps to the same key within a run, to a different one under another run's key
+    other = _unit_keys(config, "pid", SplitKey.fresh())
+    assert not np.array_equal(keys, other)
+    import pandas.util as pu
+
+    public = pu.hash_array(ids)  # the old, fixed key: anyone can compute it
+    keyed = pu.hash_array(ids, hash_key=key.hash_key)
+    assert not np.array_equal(public, keyed)
 
 
 def test_a_duplicated_individual_gets_one_share_not_three_hundred(tmp_path: Path, capsys) -> None:
