@@ -54,7 +54,7 @@ def _privacy(config: ReleaseConfig, accountant: Accountant, lifetime: dict[str, 
 
 def build_manifest(*, config: ReleaseConfig, codec: TableCodec, model: Model, accountant: Accountant,
                    decision: Decision, n_rows: int, seed: int, release_id: str, files: list[Path],
-                   lifetime: dict[str, Any]) -> dict[str, Any]:
+                   lifetime: dict[str, Any], measurements_hash: str) -> dict[str, Any]:
     return {
         "synthetic": True,
         "release_id": release_id,
@@ -69,6 +69,9 @@ def build_manifest(*, config: ReleaseConfig, codec: TableCodec, model: Model, ac
         "schema": codec.describe(),
         "decision": decision.decision,
         "files": {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files},
+        # SHA-256 of internal/measurements.json: the DP measurements this spend produced (kept
+        # internal, with the report); replay refuses any other file.
+        "measurements_sha256": measurements_hash,
     }
 
 

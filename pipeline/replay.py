@@ -41,7 +41,7 @@ def replay_release(run: Path, *, out: Path) -> ReplayResult:
     """Re-create `run`'s synthetic.parquet under `out` and compare it, byte for byte, with the manifest."""
     run = Path(run)
     manifest = _read_json(_package(run) / "manifest.json")
-    stored = _read_json(run / "internal" / "measurements.json")
+    stored = _read_json(_checked_measurements(run, manifest))
     out = prepare_output_dir(Path(out))
     codec = TableCodec([codec_from_description(name, d) for name, d in manifest["schema"].items()])
     params = stored.get("model_params", {})
@@ -71,6 +71,21 @@ def replay_release(run: Path, *, out: Path) -> ReplayResult:
         staging.abort()
         raise
     return ReplayResult(digest == expected, final / "synthetic.parquet", digest, expected)
+
+
+def _checked_measurements(run: Path, manifest: dict[str, Any]) -> Path:
+    """The stored measurements, if their SHA-256 is the one the manifest (and the ledger) recorded."""
+    path = run / "internal" / "measurements.json"
+    expected = manifest.get("measurements_sha256")
+    if not isinstance(expected, str):
+        raise InputError(f"{_package(run) / 'manifest.json'}: no measurements_sha256; the release predates "
+                         "measurement hashes and cannot be replayed safely")
+    if not path.is_file():
+        raise InputError(f"{path}: not found; replay needs a complete run directory")
+    if sha256_file(path) != expected:
+        raise InputError(f"{path}: its SHA-256 differs from the one in the manifest; the measurements were "
+                         "changed after the run and cannot be replayed")
+    return path
 
 
 def _package(run: Path) -> Path:

@@ -217,7 +217,8 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
                                     release_id, timings, sampled.paths)
             ledger.complete(release_id, charges=accountant.charges, epsilon=accountant.spent().epsilon,
                             decision=decision.decision,
-                            manifest_hash=sha256_file(Path(result_paths[folder]) / "manifest.json"))
+                            manifest_hash=sha256_file(Path(result_paths[folder]) / "manifest.json"),
+                            measurements_hash=result_paths.pop("measurements_sha256"))
     except OSError as exc:  # disk full, file too large, permissions: nothing partial is left behind
         staging.abort()
         raise OutputError(f"{write_error(out, exc)}. The budget this run spent stays recorded in the ledger") from None
@@ -371,8 +372,18 @@ def _publish(staging: Staging, folder: str, config: ReleaseConfig, codec: TableC
              internal_warnings: list[str], lifetime: dict[str, Any], first: _Pass1, n_rows: int, seed: int, release_id: str,
              timings: dict[str, float], files: list[Path]) -> dict[str, str]:
     package = staging.root / "package"
+    # The measurements first: their hash goes into the manifest and the ledger, so replay and
+    # sample can refuse a file that is not the one this spend produced.
+    staging.write_json("internal/measurements.json", {
+        "release_id": release_id, "seed": seed, "rows": n_rows, "model": model.kind,
+        "model_params": {"groups": config.model.groups, "correlation_share": config.model.correlation_share,
+                         "selection": config.model.selection},
+        "chunk_rows": config.output.chunk_rows, "structure": model.structure(),
+        "measurements": [m.to_json() for m in model.measurements_]})
+    measurements_hash = sha256_file(staging.root / "internal" / "measurements.json")
     manifest = build_manifest(config=config, codec=codec, model=model, accountant=accountant, decision=decision,
-                              n_rows=n_rows, seed=seed, release_id=release_id, files=files, lifetime=lifetime)
+                              n_rows=n_rows, seed=seed, release_id=release_id, files=files, lifetime=lifetime,
+                              measurements_hash=measurements_hash)
     staging.write_json("package/manifest.json", manifest)
     report = build_report(config=config, codec=codec, model=model, accountant=accountant, plan=plan,
                           decision=decision, figures=figures, details=details, estimated=estimated,
@@ -383,12 +394,6 @@ def _publish(staging: Staging, folder: str, config: ReleaseConfig, codec: TableC
 
     staging.write_json("internal/report.json", report)
     staging.write_text("internal/report.html", render_html(report))
-    staging.write_json("internal/measurements.json", {
-        "release_id": release_id, "seed": seed, "rows": n_rows, "model": model.kind,
-        "model_params": {"groups": config.model.groups, "correlation_share": config.model.correlation_share,
-                         "selection": config.model.selection},
-        "chunk_rows": config.output.chunk_rows, "structure": model.structure(),
-        "measurements": [m.to_json() for m in model.measurements_]})
     # Internal reports, and held packages (not cleared for release), are readable by the owner only.
     private = [staging.root / "internal", *([package] if folder == "held" else [])]
     for directory in private:
@@ -398,7 +403,7 @@ def _publish(staging: Staging, folder: str, config: ReleaseConfig, codec: TableC
     package.rename(staging.root / folder)
     final = staging.commit()
     return {"run": str(final), folder: str(final / folder), "report_html": str(final / "internal" / "report.html"),
-            "report_json": str(final / "internal" / "report.json")}
+            "report_json": str(final / "internal" / "report.json"), "measurements_sha256": measurements_hash}
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS batches (
     delta REAL NOT NULL,
     charges TEXT NOT NULL DEFAULT '[]',
     decision TEXT,
-    manifest_hash TEXT
+    manifest_hash TEXT,
+    measurements_hash TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -122,6 +123,7 @@ class BatchRecord:
     decision: str | None
     manifest_hash: str | None
     charges: str = "[]"  # JSON list of the labelled charges written so far
+    measurements_hash: str | None = None  # SHA-256 of the run's internal/measurements.json
 
     def to_json(self) -> dict[str, object]:
         return {**self.__dict__, "charges": json.loads(self.charges)}
@@ -185,6 +187,9 @@ class Ledger:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
                 db.executescript(_SCHEMA)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(batches)")}
+                if "measurements_hash" not in columns:  # a ledger written before the hash was kept
+                    db.execute("ALTER TABLE batches ADD COLUMN measurements_hash TEXT")
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: cannot open the budget ledger ({exc.__class__.__name__})") from None
 
@@ -298,18 +303,19 @@ class Ledger:
                        (json.dumps([c.to_json() for c in charges]), batch_id))
 
     def complete(self, batch_id: str, *, charges: Sequence[Charge], epsilon: float, decision: str,
-                 manifest_hash: str | None) -> None:
-        """Settle a batch at what it actually spent (never more than reserved)."""
+                 manifest_hash: str | None, measurements_hash: str | None = None) -> None:
+        """Settle a batch at what it actually spent (never more than reserved), with the hashes that
+        bind its manifest and its stored DP measurements to this spend."""
         spent = BatchAmounts.from_charges(charges)
         with self._transaction() as db:
             row = db.execute("SELECT status FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
             if row is None or row[0] != "reserved":
                 raise LedgerError(f"batch '{batch_id}' has no open reservation in the ledger")
             db.execute("UPDATE batches SET status = 'completed', finished_at = ?, rho = ?, rho_gaussian = ?, "
-                       "epsilon_pure = ?, delta_approx = ?, epsilon = ?, charges = ?, decision = ?, manifest_hash = ? "
-                       "WHERE batch_id = ?",
+                       "epsilon_pure = ?, delta_approx = ?, epsilon = ?, charges = ?, decision = ?, manifest_hash = ?, "
+                       "measurements_hash = ? WHERE batch_id = ?",
                        (_now(), *spent.as_tuple(), epsilon, json.dumps([c.to_json() for c in charges]),
-                        decision, manifest_hash, batch_id))
+                        decision, manifest_hash, measurements_hash, batch_id))
 
     def release_unspent(self, batch_id: str) -> None:
         """Cancel a reservation for a run that stopped before its first charge (e.g. bad input)."""
@@ -321,7 +327,7 @@ class Ledger:
     def _batches(db: sqlite3.Connection, dataset: str) -> list[BatchRecord]:
         rows = db.execute(
             "SELECT batch_id, dataset, status, started_at, finished_at, config_hash, model, rho, rho_gaussian, epsilon_pure, "
-            "delta_approx, epsilon, delta, decision, manifest_hash, charges FROM batches WHERE dataset = ? "
+            "delta_approx, epsilon, delta, decision, manifest_hash, charges, measurements_hash FROM batches WHERE dataset = ? "
             "ORDER BY started_at, batch_id", (dataset,)).fetchall()
         return [BatchRecord(*r) for r in rows]
 

@@ -101,12 +101,12 @@ class PrivateTable:
         for shape, estimate in zip(shapes, estimates):
             if tuple(np.shape(estimate)) != shape or not np.all(np.isfinite(estimate)):
                 raise ValueError("each estimate must be finite and shaped like its candidate's counts")
-        epsilon = float(np.sqrt(8 * cost)) if self.cost_unit == "rho" else float(cost)
-        charge = Charge(label, rho=cost) if self.cost_unit == "rho" else Charge(label, epsilon=cost)
-        self._accountant.spend(charge)
         offsets = [0.0] * len(candidates) if offsets is None else [float(o) for o in offsets]
         if len(offsets) != len(candidates) or not np.all(np.isfinite(offsets)):
             raise ValueError("select needs one finite offset per candidate")
+        epsilon = float(np.sqrt(8 * cost)) if self.cost_unit == "rho" else float(cost)
+        charge = Charge(label, rho=cost) if self.cost_unit == "rho" else Charge(label, epsilon=cost)
+        self._accountant.spend(charge)  # every argument is checked above: a bad call costs nothing
         utility = [float(np.abs(self._exact_counts(tuple(c), shape, g) - e).sum()) - o
                    for c, shape, g, e, o in zip(candidates, shapes, per, estimates, offsets)]
         return int(Exponential(epsilon=epsilon, sensitivity=float(self._contribution), utility=utility).randomise())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,27 @@ def test_round_trip_of_lifetime_and_batches(tmp_path: Path) -> None:
     (batch,) = again.batches
     assert (batch.batch_id, batch.status, batch.decision, batch.manifest_hash) == ("b1", "completed", "RELEASE", "abc")
     assert again.spent_epsilon == pytest.approx(epsilon_from_rho(charges[0].rho, 1e-5))
+
+
+def test_the_measurements_hash_is_kept_and_an_older_ledger_gains_its_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # a ledger written before measurement hashes were kept
+        db.executescript(_OLD_BATCHES)
+    ledger = Ledger(path)
+    ledger.set_lifetime("d", epsilon=5.0, delta=1e-5)
+    _reserve(ledger, "b1", _zcdp_run(1.0))
+    ledger.complete("b1", charges=[Charge("marginal:a", rho=0.01)], epsilon=1.0, decision="HOLD",
+                    manifest_hash="m", measurements_hash="f" * 64)
+    (batch,) = Ledger(path).show("d").batches
+    assert batch.measurements_hash == "f" * 64 and batch.to_json()["measurements_hash"] == "f" * 64
+
+
+_OLD_BATCHES = """
+CREATE TABLE batches (batch_id TEXT PRIMARY KEY, dataset TEXT NOT NULL, status TEXT NOT NULL, started_at TEXT NOT NULL,
+    finished_at TEXT, config_hash TEXT NOT NULL, model TEXT NOT NULL, rho REAL NOT NULL, rho_gaussian REAL NOT NULL,
+    epsilon_pure REAL NOT NULL, delta_approx REAL NOT NULL, epsilon REAL NOT NULL, delta REAL NOT NULL,
+    charges TEXT NOT NULL DEFAULT '[]', decision TEXT, manifest_hash TEXT);
+"""
 
 
 def test_zcdp_batches_compose_tighter_than_adding_epsilon(tmp_path: Path) -> None:

@@ -212,6 +212,18 @@ def test_second_moments_rejects_bad_arguments_before_spending(recorder: Recorder
     assert accountant.charges == ()
 
 
+@pytest.mark.parametrize("offsets", [[0.0], [0.0, float("nan")], [0.0, float("inf")]])
+def test_select_checks_its_offsets_before_spending(recorder: Recorder, offsets: list[float]) -> None:
+    """A bad call must cost nothing: the offsets were checked after the charge (issue 9, part 5)."""
+    accountant = _zcdp()
+    table = PrivateTable(_codes(100), DOMAIN, accountant)
+    candidates = [("a",), ("b",)]
+    estimates = [np.zeros(DOMAIN.size("a")), np.zeros(DOMAIN.size("b"))]
+    with pytest.raises(ValueError, match="offset"):
+        table.select(candidates, estimates, cost=0.1, label="select:test", offsets=offsets)
+    assert accountant.charges == ()
+
+
 def test_codes_are_checked_against_the_domain() -> None:
     accountant = _zcdp()
     codes = _codes(50)
