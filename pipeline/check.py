@@ -1,30 +1,49 @@
-"""Check: utility and disclosure-risk figures of the synthetic table against training and holdout rows.
+"""Check: the figures the gate decides on (DP, charged) and the exact ones for the internal report.
 
-These figures read real data and are not DP: they go to the internal report and the gate,
-never into the release package. They catch bugs and bad fits; the DP guarantee is the proof.
+The DP figures come only from `PrivateChecks` (privacy/checks.py): noisy counts over the training
+rows and the two check samples, each charged under `gate:<check>`. Everything they depend on
+besides those answers is public: the synthetic table (a DP output), the public domains, the config.
+- exact/near matches: rows of each check sample with an exact (or within `gate.near_match_distance`
+  Gower) synthetic copy, counted over the first k rows of each sample, with k public (from the noisy
+  row counts); the figure is the training rate less the holdout rate, so it means "memorised":
+  unseen rows from the same population get copies as often by chance.
+- TVD: a noisy Σ|N − n·q| over the marginals (q: the synthetic shares), divided by 2·ñ·(marginals).
+- clamped / `__other__` shares: noisy counts per column over the noisy row count.
+- TSTR: holdout rows that a model fitted to the synthetic table predicts right, over k.
+
+The exact figures (today's utility and risk figures, and the exact counterpart of each DP figure)
+read the real data without noise: they go to the internal report, and into the decision only for
+the non-DP checks a config names in `gate.non_dp_checks`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from synthgate.privacy.risk.distance import disclosure_risk
-from synthgate.privacy.risk.embedding import EmbeddingColumn
+from synthgate.privacy.accountant import Accountant
+from synthgate.privacy.checks import NoisyCounts, PrivateChecks, SamplePredicate
+from synthgate.privacy.risk.distance import disclosure_risk, distance_to_closest
+from synthgate.privacy.risk.embedding import EmbeddingColumn, embed
+from synthgate.privacy.risk.exact_match import row_ids
 from synthgate.quality.metrics.correlation import correlation_error
-from synthgate.quality.metrics.marginals import MetricError, marginal_tvd, mean_max_tvd
-from synthgate.quality.metrics.tstr import tstr
+from synthgate.quality.metrics.marginals import MetricError, column_sets, marginal_tvd, mean_max_tvd
+from synthgate.quality.metrics.tstr import synthetic_predictor, tstr
 
 from .config import ReleaseConfig
 from .encode import BooleanCodec, CategoricalCodec, DatetimeCodec, NumericCodec, TableCodec
+from .gate import Figure
 
-__all__ = ["CheckInputs", "run_checks", "model_view", "embedding_column"]
+__all__ = ["CheckInputs", "Checked", "run_checks", "measure_gate", "model_view", "embedding_column", "exact_counts"]
 
 _MAX_SETS = 300
+_TSTR_TOLERANCE = 0.1  # a number counts as predicted right within this share of its column's range
 
 
 @dataclass
@@ -37,10 +56,216 @@ class CheckInputs:
     holdout_sample: pd.DataFrame
     synth_sample: pd.DataFrame
     seed: int
+    n_holdout: int = 0
+    clamped: dict[str, int] = field(default_factory=dict)
 
 
-def run_checks(inputs: CheckInputs) -> tuple[dict[str, float | None], dict[str, Any]]:
-    """(figures for the gate, details for the report)."""
+@dataclass(frozen=True)
+class Checked:
+    """`figures`: what the gate sees (DP ones, and non-DP ones marked so). `exact`: the exact counterpart
+    of each DP figure, for the internal report. `queries`: the noisy answers and their charges."""
+
+    figures: dict[str, Figure]
+    exact: dict[str, float | None]
+    details: dict[str, Any]
+    queries: list[dict[str, object]]
+
+
+PrivateFactory = Callable[..., PrivateChecks]
+
+
+def exact_counts(codec: TableCodec, codes: np.ndarray, clamped: dict[str, int]) -> dict[str, dict[str, int]]:
+    """Per-column counts for the clamped and `__other__` checks (exact: handed to PrivateChecks only)."""
+    other = {c.name: int((codes[:, j] == len(c.categories)).sum()) for j, c in enumerate(codec.codecs)
+             if isinstance(c, CategoricalCodec) and c.other}
+    return {"clamped": dict(clamped), "other": other}
+
+
+def run_checks(inputs: CheckInputs, *, accountant: Accountant, costs: dict[str, float],
+               private_checks: PrivateFactory = PrivateChecks) -> Checked:
+    """DP gate figures (charged to `accountant` at `costs`), then the exact internal figures."""
+    measured = measure_gate(inputs, accountant=accountant, costs=costs, private_checks=private_checks)
+    internal, details = _exact_figures(inputs)
+    figures = dict(measured.figures)
+    for name, value in internal.items():
+        figures[name] = Figure(value, dp=False)
+    details["gate_queries"] = measured.details["gate_queries"]
+    return Checked(figures, {**measured.exact, **internal}, details, measured.queries)
+
+
+def measure_gate(inputs: CheckInputs, *, accountant: Accountant, costs: dict[str, float],
+                 private_checks: PrivateFactory = PrivateChecks) -> Checked:
+    """The DP gate figures alone: every read of the data is one of `private_checks`' noisy queries."""
+    private = private_checks(codes=inputs.train_codes, domain=inputs.codec.domain,
+                             train_sample=inputs.train_sample, holdout_sample=inputs.holdout_sample,
+                             n_holdout=inputs.n_holdout,
+                             column_counts=exact_counts(inputs.codec, inputs.train_codes, inputs.clamped),
+                             accountant=accountant, contribution=inputs.config.contribution)
+    answers: list[NoisyCounts] = []
+    figures = _dp_figures(inputs, private, costs, answers)
+    exact_answers = private.exact_for_report()
+    exact = _dp_figures_from_exact(inputs, costs, answers, exact_answers)
+    details = {"gate_queries": [{**a.to_json(), "exact": exact_answers.get(a.label)} for a in answers]}
+    return Checked(figures, exact, details, [a.to_json() for a in answers])
+
+
+# --- DP figures ---------------------------------------------------------------------------------
+
+def _dp_figures(inputs: CheckInputs, private: PrivateChecks, costs: dict[str, float],
+                answers: list[NoisyCounts]) -> dict[str, Figure]:
+    figures: dict[str, Figure] = {}
+    if "rows" not in costs:
+        return figures
+    rows = private.row_counts(cost=costs["rows"])
+    answers.append(rows)
+    plan = _SamplePlan.of(inputs, rows)
+    synth = model_view(inputs.synth_sample, inputs.codec)
+    for name, predicate in (("exact_match_excess", _exact_copy(inputs, synth)),
+                            ("near_match_excess", _near_copy(inputs, synth))):
+        if name in costs:
+            figures[name] = _rate_excess(private, name, predicate, costs[name], plan, answers)
+    for way, name in ((1, "tvd_1way_mean"), (2, "tvd_2way_mean")):
+        if name in costs:
+            figures[name] = _tvd(private, inputs, way, name, costs[name], plan, answers)
+    for name, counts in (("clamped_share", "clamped"), ("other_share", "other")):
+        if name in costs:
+            figures[name] = _column_shares(private, counts, costs[name], plan, answers)
+    if "tstr_score" in costs:
+        figures["tstr_score"] = _tstr_score(private, inputs, synth, costs["tstr_score"], plan, answers)
+    return figures
+
+
+@dataclass(frozen=True)
+class _SamplePlan:
+    """Public sizes derived from the noisy row counts: the row count for shares, and k, the number
+    of rows of each check sample compared (k sits 3 noise deviations below the noisy counts, so
+    both samples almost surely hold k rows)."""
+
+    n_train: float
+    k_pair: int
+    k_holdout: int
+
+    @classmethod
+    def of(cls, inputs: CheckInputs, rows: NoisyCounts) -> _SamplePlan:
+        cap = inputs.config.utility.sample_rows
+        train, holdout = rows["train"], rows["holdout"]
+        margin = 3 * rows.stddev
+        k_holdout = int(max(0, math.floor(min(cap, holdout - margin))))
+        k_pair = int(max(0, math.floor(min(cap, train - margin, holdout - margin))))
+        return cls(max(train, 1.0), k_pair, k_holdout)
+
+
+def _rate_excess(private: PrivateChecks, name: str, predicate: SamplePredicate, cost: float, plan: _SamplePlan,
+                 answers: list[NoisyCounts]) -> Figure:
+    if plan.k_pair < 1:
+        return Figure(None, note="too few rows on one side of the split for the DP comparison")
+    hits = private.side_hits(name, predicate, cost=cost, first=plan.k_pair)
+    answers.append(hits)
+    return Figure((hits["train"] - hits["holdout"]) / plan.k_pair, hits.stddev * math.sqrt(2) / plan.k_pair)
+
+
+def _tvd(private: PrivateChecks, inputs: CheckInputs, way: int, name: str, cost: float, plan: _SamplePlan,
+         answers: list[NoisyCounts]) -> Figure:
+    sizes = list(inputs.codec.domain.sizes)
+    columns = inputs.codec.domain.columns
+    sets = column_sets(len(sizes), way, max_sets=_MAX_SETS, rng=np.random.default_rng([inputs.seed, 3, way]))
+    marginals = [tuple(columns[i] for i in s) for s in sets]
+    shares = [_synthetic_shares(inputs.synth_codes, sizes, s) for s in sets]
+    answer = private.l1_deviation(name, marginals, shares, cost=cost)
+    answers.append(answer)
+    scale = 2 * plan.n_train * len(marginals)
+    return Figure(max(0.0, answer["l1"]) / scale, answer.stddev / scale)
+
+
+def _synthetic_shares(codes: np.ndarray, sizes: list[int], columns: tuple[int, ...]) -> np.ndarray:
+    shape = tuple(sizes[i] for i in columns)
+    flat = np.ravel_multi_index(tuple(codes[:, i] for i in columns), shape)
+    counts = np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape)
+    return counts / max(codes.shape[0], 1)
+
+
+def _column_shares(private: PrivateChecks, counts: str, cost: float, plan: _SamplePlan,
+                   answers: list[NoisyCounts]) -> Figure:
+    answer = private.column_counts(counts, cost=cost)
+    answers.append(answer)
+    shares = {column: value / plan.n_train for column, value in zip(answer.names, answer.values)}
+    return Figure(max(shares.values()), answer.stddev / plan.n_train, columns=shares)
+
+
+def _tstr_score(private: PrivateChecks, inputs: CheckInputs, synth: pd.DataFrame, cost: float, plan: _SamplePlan,
+                answers: list[NoisyCounts]) -> Figure:
+    target = inputs.config.utility.target
+    if plan.k_holdout < 1 or target is None:
+        return Figure(None, note="too few holdout rows for the DP count")
+    codecs = {c.name: c for c in inputs.codec.codecs}
+    target_codec = codecs[target]
+    tolerance = _TSTR_TOLERANCE * (float(target_codec.high) - float(target_codec.low)) \
+        if isinstance(target_codec, NumericCodec) else 0.0
+    try:
+        correct = synthetic_predictor(synth, target=target, categorical=_categorical(inputs.codec),
+                                      numeric=_numeric(inputs.codec), rng_seed=inputs.seed, tolerance=tolerance)
+    except MetricError as exc:
+        return Figure(None, note=str(exc))
+    hits = private.side_hits("tstr_score", lambda frame: correct(model_view(frame, inputs.codec)), cost=cost,
+                             first=plan.k_holdout, sides=("holdout",))
+    answers.append(hits)
+    return Figure(hits["holdout"] / plan.k_holdout, hits.stddev / plan.k_holdout)
+
+
+def _exact_copy(inputs: CheckInputs, synth: pd.DataFrame) -> SamplePredicate:
+    def predicate(frame: pd.DataFrame) -> np.ndarray:
+        view = model_view(frame, inputs.codec)
+        ids = row_ids(view, synth[view.columns])
+        return np.isin(ids[: len(view)], ids[len(view):])
+    return predicate
+
+
+def _near_copy(inputs: CheckInputs, synth: pd.DataFrame) -> SamplePredicate:
+    columns = [embedding_column(c) for c in inputs.codec.codecs]
+    synth_embedding = embed(synth, columns)
+    distance = inputs.config.gate.near_match_distance
+
+    def predicate(frame: pd.DataFrame) -> np.ndarray:
+        closest = distance_to_closest(embed(model_view(frame, inputs.codec), columns), synth_embedding,
+                                      n_columns=len(columns))
+        return closest <= distance
+    return predicate
+
+
+def _dp_figures_from_exact(inputs: CheckInputs, costs: dict[str, float], answers: list[NoisyCounts],
+                           exact: dict[str, list[float]]) -> dict[str, float | None]:
+    """The same formulas on the exact answers, for the internal report's "DP figure vs exact" view."""
+    out: dict[str, float | None] = {}
+    if "gate:rows" not in exact:
+        return out
+    n_train = max(exact["gate:rows"][0], 1.0)
+    noisy = {a.label: a for a in answers}
+    for answer in answers:
+        values = exact[answer.label]
+        name = answer.label.removeprefix("gate:")
+        if name in ("exact_match_excess", "near_match_excess"):
+            k = _k_from(noisy, inputs)
+            out[name] = (values[0] - values[1]) / k if k else None
+        elif name.startswith("tvd_"):
+            n_sets = len(column_sets(len(inputs.codec.domain.sizes), int(name[4]), max_sets=_MAX_SETS,
+                                     rng=np.random.default_rng([inputs.seed, 3, int(name[4])])))
+            out[name] = values[0] / (2 * n_train * n_sets)
+        elif name in ("clamped", "other"):
+            out[f"{name}_share"] = max(values) / n_train if values else None
+        elif name == "tstr_score":
+            k_holdout = _SamplePlan.of(inputs, noisy["gate:rows"]).k_holdout
+            out[name] = values[0] / k_holdout if k_holdout else None
+    return out
+
+
+def _k_from(noisy: dict[str, NoisyCounts], inputs: CheckInputs) -> int:
+    return _SamplePlan.of(inputs, noisy["gate:rows"]).k_pair
+
+
+# --- exact figures (internal report only) ---------------------------------------------------------
+
+def _exact_figures(inputs: CheckInputs) -> tuple[dict[str, float | None], dict[str, Any]]:
+    """Today's exact utility and risk figures: internal, and deciding only when a config opts in."""
     rng = np.random.default_rng([inputs.seed, 3])
     sizes = list(inputs.codec.domain.sizes)
     figures: dict[str, float | None] = {}
@@ -48,14 +273,13 @@ def run_checks(inputs: CheckInputs) -> tuple[dict[str, float | None], dict[str, 
     d = len(sizes)
     for way in (1, 2, 3):
         if way > d:
-            figures[f"tvd_{way}way_mean"] = figures[f"tvd_{way}way_max"] = None
             continue
         result = mean_max_tvd(inputs.train_codes, inputs.synth_codes, sizes, way=way, max_sets=_MAX_SETS, rng=rng)
-        figures[f"tvd_{way}way_mean"], figures[f"tvd_{way}way_max"] = result.mean, result.max
-        details[f"tvd_{way}way"] = {"n_sets": result.n_sets, "sampled": result.sampled}
+        details[f"tvd_{way}way"] = {"n_sets": result.n_sets, "sampled": result.sampled, "mean": result.mean,
+                                    "max": result.max}
 
     synth = inputs.synth_sample
-    numeric = [c.name for c in inputs.codec.codecs if isinstance(c, NumericCodec)]
+    numeric = _numeric(inputs.codec)
     correlation = correlation_error(_numeric_view(inputs.train_sample, inputs.codec),
                                     _numeric_view(synth, inputs.codec), numeric)
     figures["correlation_error"] = None if correlation is None else correlation.max_abs
@@ -65,12 +289,12 @@ def run_checks(inputs: CheckInputs) -> tuple[dict[str, float | None], dict[str, 
     target = inputs.config.utility.target
     figures["tstr_ratio"] = None
     if target is not None:
-        categorical = [c.name for c in inputs.codec.codecs if isinstance(c, CategoricalCodec | BooleanCodec)]
         try:
             with threadpool_limits(limits=1):  # OpenMP spin-waits badly on a busy 2-core machine
                 result = tstr(model_view(inputs.train_sample, inputs.codec),
                               model_view(inputs.holdout_sample, inputs.codec), model_view(synth, inputs.codec),
-                              target=target, categorical=categorical, numeric=numeric, rng_seed=inputs.seed)
+                              target=target, categorical=_categorical(inputs.codec), numeric=numeric,
+                              rng_seed=inputs.seed)
         except MetricError as exc:  # e.g. a target with one class in the holdout: not computable, said so
             details["tstr"] = {"target": target, "not_computable": str(exc)}
         else:
@@ -81,14 +305,20 @@ def run_checks(inputs: CheckInputs) -> tuple[dict[str, float | None], dict[str, 
     embedding = [embedding_column(c) for c in inputs.codec.codecs]
     risk = disclosure_risk(model_view(synth, inputs.codec), model_view(inputs.train_sample, inputs.codec),
                            model_view(inputs.holdout_sample, inputs.codec), embedding, rng=rng)
-    figures["exact_match_excess"] = risk.exact_match_excess
-    figures["near_match_excess"] = risk.near_match_share - risk.near_match_baseline
     figures["train_closer_share"] = risk.train_closer_share
     details["risk"] = asdict(risk)
     details["sample_rows"] = {"train": len(inputs.train_sample), "holdout": len(inputs.holdout_sample),
                               "synthetic": len(inputs.synth_sample)}
     details["columns"] = _per_column(inputs)
     return figures, details
+
+
+def _categorical(codec: TableCodec) -> list[str]:
+    return [c.name for c in codec.codecs if isinstance(c, CategoricalCodec | BooleanCodec)]
+
+
+def _numeric(codec: TableCodec) -> list[str]:
+    return [c.name for c in codec.codecs if isinstance(c, NumericCodec)]
 
 
 def _per_column(inputs: CheckInputs) -> list[dict[str, Any]]:

@@ -182,10 +182,14 @@ def budget_show(ctx: click.Context, dataset: str | None, as_json: bool) -> None:
         if status.remaining_rho is not None:
             click.echo(f"  zCDP: spent rho={status.spent_rho:.4g}, remaining rho={status.remaining_rho:.4g} "
                        "(a batch fits if its rho does; an eps=1, delta=1e-6 run costs rho=0.02436)")
-        click.echo(f"  {'batch':<52} {'status':<16} {'decision':<8} {'model':<11} {'epsilon':>8} {'rho':>10}")
+        click.echo(f"  {'batch':<52} {'status':<16} {'decision':<8} {'model':<11} {'epsilon':>8} {'rho':>10} "
+                   f"{'gate share':>10}")
         for b in status.batches:
+            stages = b.by_stage()
+            total = sum(stages.values())
+            gate_share = f"{stages.get('gate', 0.0) / total:.1%}" if total else "-"
             click.echo(f"  {b.batch_id:<52} {b.status:<16} {b.decision or '-':<8} {b.model:<11} "
-                       f"{b.epsilon:>8.4g} {b.rho:>10.4g}")
+                       f"{b.epsilon:>8.4g} {b.rho:>10.4g} {gate_share:>10}")
         counted = [b for b in status.batches if b.status != "released_unspent"]
         click.echo(f"  {'total (zCDP: the rho add up; epsilon is their composition)':<90} "
                    f"{status.spent_epsilon:>8.4g} {sum(b.rho for b in counted):>10.4g}")

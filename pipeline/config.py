@@ -199,16 +199,46 @@ class ModelSpec(_Strict):
     selection: Literal["mst", "aim"] = "aim"  # graphical: AIM's adaptive rounds (from MST's tree), or the tree alone
 
 
-class GateSpec(_Strict):
-    """Thresholds; a null disables a check (the report says so)."""
+NonDpCheck = Literal["train_closer_share", "correlation_error", "tstr_ratio"]
 
+
+class GateSpec(_Strict):
+    """Thresholds; a null disables a check (the report says so).
+
+    The DP checks decide on noisy figures charged to `share` of the run's budget (labels
+    `gate:<check>`), so the decision is inside the guarantee. A check fails only when its noisy
+    figure passes the threshold by more than `hold_margin` standard deviations of its noise: a
+    HOLD means the DP evidence shows the threshold is passed. Non-DP checks (computed on exact
+    figures) appear in the internal report and decide only when named in `non_dp_checks`; the
+    manifest then says the decision is outside the guarantee.
+    """
+
+    share: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    hold_margin: Annotated[float, Field(ge=0.0, le=10.0)] = 2.0
+    # Gower distance under which a real row has a synthetic near-copy (0: exact copies only):
+    # all categorical columns equal and the numeric ones within this share of a column's range in all.
+    near_match_distance: Annotated[float, Field(ge=0.0, le=1.0)] = 0.01
     max_exact_match_excess: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.05
     max_near_match_excess: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.05
-    max_train_closer_share: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.60
     max_tvd_1way_mean: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.10
     max_tvd_2way_mean: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.20
+    max_clamped_share: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.05
+    max_other_share: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.10
+    min_tstr_score: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    # non-DP: decide only when named in non_dp_checks
+    max_train_closer_share: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     max_correlation_error: Annotated[float, Field(ge=0.0)] | None = None
     min_tstr_ratio: Annotated[float, Field(ge=0.0)] | None = None
+    non_dp_checks: tuple[NonDpCheck, ...] = ()
+
+    @model_validator(mode="after")
+    def _opted_in_checks_have_thresholds(self) -> GateSpec:
+        fields = {"train_closer_share": "max_train_closer_share", "correlation_error": "max_correlation_error",
+                  "tstr_ratio": "min_tstr_ratio"}
+        missing = [f"'{fields[name]}'" for name in self.non_dp_checks if getattr(self, fields[name]) is None]
+        if missing:
+            raise ValueError("non_dp_checks names a check without a threshold: set " + ", ".join(missing))
+        return self
 
 
 class UtilitySpec(_Strict):
@@ -245,7 +275,8 @@ class ReleaseConfig(_Strict):
         names = [c.name for c in self.columns]
         if len(set(names)) != len(names):
             raise ValueError("a column name appears twice")
-        problems = _cross_field_problems(self.model_dump(include={"columns", "privacy", "model", "utility", "output"}))
+        problems = _cross_field_problems(self.model_dump(include={"columns", "privacy", "model", "utility", "output",
+                                                                  "holdout"}))
         if problems:
             raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
         return self
@@ -383,6 +414,9 @@ def _cross_field_problems(data: Any) -> list[tuple[str, str]]:
     units = [str(c.get("name")) for c in columns if c.get("role") == "unit"]
     if len(units) > 1:
         problems.append(("columns", "only one column can have role: unit (found " + ", ".join(units) + ")"))
+    if units and section("holdout").get("path") is not None:
+        problems.append(("holdout.path", "a holdout file cannot be used with role: unit (its rows cannot be bounded "
+                         "per individual, and the DP gate counts them): give holdout.fraction instead"))
     if not units and section("privacy").get("max_rows_per_unit", 1) != 1:
         problems.append(("privacy.max_rows_per_unit", "needs a column with role: unit naming each row's individual"))
     target = setting("utility", "target", UtilitySpec)

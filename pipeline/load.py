@@ -127,8 +127,8 @@ def iter_split_batches(batches: Iterator[Batch], *, row_keys: RowKeys,
         held, priority = row_keys.of(batch.frame)
         if units is not None:
             rows = slice(batch.start_row, batch.start_row + len(batch.frame))
-            held = units.held[rows]
-            train = ~held & ~units.dropped[rows]
+            held = units.held[rows] & ~units.dropped[rows]
+            train = ~units.held[rows] & ~units.dropped[rows]
         else:
             train = ~held
         yield SplitBatch(batch, batch.frame.loc[train], batch.frame.loc[held], priority[train], priority[held])

@@ -19,6 +19,7 @@ from synthgate.privacy.models import Model
 
 from .config import ReleaseConfig
 from .encode import TableCodec
+from .check import Checked
 from .gate import Decision
 from .plan import BudgetPlan
 from .publish import sha256_file
@@ -52,9 +53,23 @@ def _privacy(config: ReleaseConfig, accountant: Accountant, lifetime: dict[str, 
     }
 
 
+def _gate(config: ReleaseConfig, decision: Decision) -> dict[str, Any]:
+    """The decision's grounds, as far as they may be published: DP figures with their noise."""
+    if decision.outside_guarantee:
+        statement = ("OUTSIDE THE GUARANTEE: this decision used exact, non-DP figures of the real data "
+                     f"(gate.non_dp_checks: {', '.join(config.gate.non_dp_checks)}), so the decision itself "
+                     "can reveal something about individuals; the synthetic rows are still DP.")
+    else:
+        statement = ("The decision was made on DP figures only (noisy counts charged under gate:* labels), "
+                     "so it is covered by the same guarantee as the synthetic rows.")
+    return {"share": config.gate.share, "hold_margin": config.gate.hold_margin,
+            "outside_guarantee": decision.outside_guarantee, "statement": statement,
+            "reasons": decision.reasons, "checks": decision.published_checks()}
+
+
 def build_manifest(*, config: ReleaseConfig, codec: TableCodec, model: Model, accountant: Accountant,
                    decision: Decision, n_rows: int, seed: int, release_id: str, files: list[Path],
-                   lifetime: dict[str, Any], measurements_hash: str) -> dict[str, Any]:
+                   lifetime: dict[str, Any], measurements_hash: str, warnings: list[str]) -> dict[str, Any]:
     return {
         "synthetic": True,
         "release_id": release_id,
@@ -68,6 +83,8 @@ def build_manifest(*, config: ReleaseConfig, codec: TableCodec, model: Model, ac
         "rows": {"count": n_rows, "source": "config" if config.output.rows != "estimate" else "dp-estimate"},
         "schema": codec.describe(),
         "decision": decision.decision,
+        "gate": _gate(config, decision),
+        "warnings": warnings,
         "files": {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files},
         # SHA-256 of internal/measurements.json: the DP measurements this spend produced (kept
         # internal, with the report); replay refuses any other file.
@@ -76,10 +93,10 @@ def build_manifest(*, config: ReleaseConfig, codec: TableCodec, model: Model, ac
 
 
 def build_report(*, config: ReleaseConfig, codec: TableCodec, model: Model, accountant: Accountant, plan: BudgetPlan,
-                 decision: Decision, figures: dict[str, Any], details: dict[str, Any],
-                 estimated: list[EstimatedDomain], n_train: int, n_holdout: int, n_rows: int, seed: int,
+                 decision: Decision, checked: Checked, estimated: list[EstimatedDomain], n_train: int, n_holdout: int, n_rows: int, seed: int,
                  release_id: str, timings: dict[str, float], package: str, warnings: list[str],
                  lifetime: dict[str, Any]) -> dict[str, Any]:
+    details = checked.details
     estimated_by_column = {e.column: e.to_json() for e in estimated}
     columns = []
     for spec, column in zip(config.attributes, details.get("columns", [])):
@@ -97,8 +114,11 @@ def build_report(*, config: ReleaseConfig, codec: TableCodec, model: Model, acco
         "decision": decision.decision,
         "package": package,
         "reasons": decision.reasons,
-        "checks": [c.to_json() for c in decision.checks],
-        "figures": figures,
+        "checks": [{**c.to_json(), "exact_value": checked.exact.get(c.name)} for c in decision.checks],
+        "gate": _gate(config, decision),
+        "figures": {name: figure.to_json() for name, figure in checked.figures.items()},
+        "exact_figures": checked.exact,
+        "gate_queries": checked.queries,
         "details": {k: v for k, v in details.items() if k not in ("columns", "clamped_to_dp_bounds")},
         "notes": ["datetimes are read and written in UTC (naive times are taken as UTC)",
                   "values outside DP-estimated bounds are clamped to them; each column says how many",

@@ -1,11 +1,11 @@
-"""The budget plan: how a run's budget is split between DP domains and the model, in the open.
+"""The budget plan: how a run's budget is split between DP domains, the model and the gate, in the open.
 
 Every share is fixed by public config before any data is read, and shown in the report.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from synthgate.privacy.accountant import Accountant, Budget
 from synthgate.privacy.ledger import BatchAmounts
@@ -13,7 +13,13 @@ from synthgate.privacy.ledger import BatchAmounts
 from .config import ReleaseConfig
 from .errors import ConfigError
 
-__all__ = ["BudgetPlan", "plan_budget"]
+__all__ = ["BudgetPlan", "plan_budget", "gate_weights"]
+
+# How the gate's share is split between its DP queries (relative weights). The per-column checks
+# (clamped, other) answer a vector and need more; the scalar TVD sums need little (their noise is
+# divided by the row count); `rows` gives every figure its denominators.
+_GATE_WEIGHTS = {"rows": 1.0, "exact_match_excess": 1.0, "near_match_excess": 1.0, "tvd_1way_mean": 0.5,
+                 "tvd_2way_mean": 0.5, "clamped_share": 2.0, "other_share": 2.0, "tstr_score": 1.0}
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,8 @@ class BudgetPlan:
     n_estimated_columns: int
     delta_per_category_column: float
     model_cost: float
+    gate_cost: float = 0.0
+    gate_costs: dict[str, float] = field(default_factory=dict)  # DP gate query -> its cost
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -41,8 +49,32 @@ class BudgetPlan:
         return budget.delta / 2 if self.delta_per_category_column > 0 else budget.delta
 
 
+def gate_weights(config: ReleaseConfig) -> dict[str, float]:
+    """The DP gate queries this config makes, with their weights: public config only.
+
+    A check is measured when its threshold is set and it applies to the table (clamping needs a
+    column with estimated bounds, `__other__` one with estimated categories, TSTR a target). The
+    schema model reads no data, so nothing about the data decides its release."""
+    if config.model.kind == "schema":
+        return {}
+    gate = config.gate
+    attributes = config.attributes
+    applies = {
+        "exact_match_excess": gate.max_exact_match_excess is not None,
+        "near_match_excess": gate.max_near_match_excess is not None,
+        "tvd_1way_mean": gate.max_tvd_1way_mean is not None,
+        "tvd_2way_mean": gate.max_tvd_2way_mean is not None and len(attributes) >= 2,
+        "clamped_share": gate.max_clamped_share is not None and any(c.bounds == "estimate" for c in attributes),
+        "other_share": gate.max_other_share is not None and any(c.categories == "estimate" for c in attributes),
+        "tstr_score": gate.min_tstr_score is not None and config.utility.target is not None,
+    }
+    chosen = {name: _GATE_WEIGHTS[name] for name, on in applies.items() if on}
+    return {"rows": _GATE_WEIGHTS["rows"], **chosen} if chosen else {}
+
+
 def plan_budget(config: ReleaseConfig, accountant: Accountant) -> BudgetPlan:
-    """Split the run's budget: `privacy.domain_share` to estimated domains, the rest to the model."""
+    """Split the run's budget: `privacy.domain_share` to estimated domains, `gate.share` to the DP
+    gate's queries, the rest to the model."""
     estimated = [c for c in config.attributes if c.is_estimated]
     category_columns = [c for c in estimated if c.type == "categorical"]
     zcdp = accountant.budget.accounting == "zcdp"
@@ -54,11 +86,18 @@ def plan_budget(config: ReleaseConfig, accountant: Accountant) -> BudgetPlan:
     reserved_delta = accountant.budget.delta / 2 if category_columns else 0.0
     total = accountant.rho_available(reserved_delta) if zcdp else accountant.budget.epsilon
     domain_total = total * config.privacy.domain_share if estimated else 0.0
+    weights = gate_weights(config)
+    gate_total = total * config.gate.share if weights else 0.0
+    if domain_total + gate_total >= total:
+        raise ConfigError("privacy.domain_share + gate.share leave nothing for the model: lower them")
+    weight_sum = sum(weights.values())
     return BudgetPlan(
         unit=unit,
         total=total,
         domain_cost_per_column=domain_total / len(estimated) if estimated else 0.0,
         n_estimated_columns=len(estimated),
         delta_per_category_column=reserved_delta / len(category_columns) if category_columns else 0.0,
-        model_cost=total - domain_total,
+        model_cost=total - domain_total - gate_total,
+        gate_cost=gate_total,
+        gate_costs={name: gate_total * w / weight_sum for name, w in weights.items()},
     )

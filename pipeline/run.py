@@ -28,7 +28,7 @@ from synthgate.privacy.sample import iter_synthetic, write_synthetic
 from synthgate.privacy.table import PrivateTable
 from synthgate.quality.contract import ContractValidator, failures as contract_failures, merge_counts
 
-from .check import CheckInputs, run_checks
+from .check import CheckInputs, Checked, run_checks
 from .config import ReleaseConfig
 from .config import _format_from_suffix as format_from_suffix
 from .encode import NumericCodec, TableCodec, codec_from_spec
@@ -82,13 +82,16 @@ class _Pass1:
 
 def run_release(config: ReleaseConfig, *, out: Path, ledger: Ledger, seed: int | None = None,
                 csv: bool | None = None, batch_id: str | None = None,
-                progress: Progress | None = None) -> ReleaseResult:
+                progress: Progress | None = None, split_key: SplitKey | None = None) -> ReleaseResult:
     """Run one release batch, charged to `ledger`.
 
     Before any data is read: the output location is checked and the whole planned spend is
     reserved in the ledger (BudgetExceededError, exit 4, if it does not fit). Each charge is
     written to the ledger before its noise is drawn. A run that fails before its first charge
     gives its reservation back; one that fails after keeps what it spent.
+
+    `split_key` is for benchmarks that must see the run's rows (SplitKey.reproducible_for_benchmarks);
+    by default each run draws a secret one that is never stored.
     """
     out = prepare_output_dir(Path(out))
     seed = secrets.randbits(32) if seed is None else int(seed)
@@ -102,7 +105,8 @@ def run_release(config: ReleaseConfig, *, out: Path, ledger: Ledger, seed: int |
                    run_epsilon=budget.epsilon, run_delta=budget.delta)
     accountant = Accountant(budget, on_spend=lambda charges: ledger.record_charge(release_id, charges))
     try:
-        result = _run_batch(config, out, seed, csv, release_id, plan, accountant, ledger, progress)
+        result = _run_batch(config, out, seed, csv, release_id, plan, accountant, ledger, progress,
+                            split_key or SplitKey.fresh())
     except BaseException:
         if accountant.charges:
             ledger.complete(release_id, charges=accountant.charges, epsilon=accountant.spent().epsilon,
@@ -126,11 +130,10 @@ def ensure_lifetime(ledger: Ledger, config: ReleaseConfig) -> None:
 
 
 def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, release_id: str, plan: BudgetPlan,
-               accountant: Accountant, ledger: Ledger, progress: Progress | None) -> ReleaseResult:
+               accountant: Accountant, ledger: Ledger, progress: Progress | None, key: SplitKey) -> ReleaseResult:
     timings: dict[str, float] = {}
     clock = _Clock(timings)
     inputs = InputSnapshot.of(config)
-    key = SplitKey.fresh()  # the split's secret: never stored, so nobody can redo the split
     with clock("load_validate"):
         units = bound_contributions(config, key)
         first = _first_pass(config, key, progress, units)
@@ -200,20 +203,25 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
             raise ContractError("the synthetic output", output_failures)
 
         with clock("check"):
-            figures, details = run_checks(CheckInputs(
+            checked = run_checks(CheckInputs(
                 config=config, codec=codec, train_codes=codes, synth_codes=sampled.codes,
                 train_sample=first.train_sample, holdout_sample=first.holdout_sample,
-                synth_sample=codec.canonical(sampled.head), seed=seed))
+                synth_sample=codec.canonical(sampled.head), seed=seed, n_holdout=first.n_holdout,
+                clamped=clamped), accountant=accountant, costs=plan.gate_costs)
+        details = checked.details
         details["clamped_to_dp_bounds"] = clamped
         if units is not None:
             details["contribution_bounding"] = units.summary(str(config.unit_column))
-        decision = gate(figures, config.gate)
+        decision = gate(checked.figures, config.gate)  # DP figures decide; non-DP only when opted in
+        if decision.outside_guarantee:
+            warnings.append("the release decision used non-DP checks (gate.non_dp_checks): the decision is "
+                            "outside the DP guarantee")
 
         with clock("publish"):
             folder = "release" if decision.released else "held"
             lifetime = ledger.status_after(config.dataset, release_id, BatchAmounts.from_charges(accountant.charges))
-            result_paths = _publish(staging, folder, config, codec, model, accountant, plan, decision, figures,
-                                    details, estimated, warnings, internal_warnings, lifetime, first, n_rows, seed,
+            result_paths = _publish(staging, folder, config, codec, model, accountant, plan, decision, checked,
+                                    estimated, warnings, internal_warnings, lifetime, first, n_rows, seed,
                                     release_id, timings, sampled.paths)
             ledger.complete(release_id, charges=accountant.charges, epsilon=accountant.spent().epsilon,
                             decision=decision.decision,
@@ -226,8 +234,10 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
         staging.abort()
         raise
     event(log, "run finished", stage="publish", decision=decision.decision, release_id=release_id)
-    return ReleaseResult(decision.decision, decision.reasons, figures, result_paths, release_id, seed,
-                         {**accountant.spent().to_json(), "dataset": lifetime}, timings, warnings + internal_warnings)
+    # stdout and --json: the DP figures only (exact ones quote the real data: internal report and log)
+    public_figures = {name: figure.to_json() for name, figure in checked.figures.items() if figure.dp}
+    return ReleaseResult(decision.decision, decision.reasons, public_figures, result_paths, release_id, seed,
+                         {**accountant.spent().to_json(), "dataset": lifetime}, timings, warnings)
 
 
 
@@ -367,8 +377,8 @@ def _output_rows(config: ReleaseConfig, n_estimate: float | None) -> int:
 
 
 def _publish(staging: Staging, folder: str, config: ReleaseConfig, codec: TableCodec, model: Any,
-             accountant: Accountant, plan: BudgetPlan, decision: Decision, figures: dict[str, Any],
-             details: dict[str, Any], estimated: list[EstimatedDomain], warnings: list[str],
+             accountant: Accountant, plan: BudgetPlan, decision: Decision, checked: Checked,
+             estimated: list[EstimatedDomain], warnings: list[str],
              internal_warnings: list[str], lifetime: dict[str, Any], first: _Pass1, n_rows: int, seed: int, release_id: str,
              timings: dict[str, float], files: list[Path]) -> dict[str, str]:
     package = staging.root / "package"
@@ -383,10 +393,10 @@ def _publish(staging: Staging, folder: str, config: ReleaseConfig, codec: TableC
     measurements_hash = sha256_file(staging.root / "internal" / "measurements.json")
     manifest = build_manifest(config=config, codec=codec, model=model, accountant=accountant, decision=decision,
                               n_rows=n_rows, seed=seed, release_id=release_id, files=files, lifetime=lifetime,
-                              measurements_hash=measurements_hash)
+                              measurements_hash=measurements_hash, warnings=warnings)
     staging.write_json("package/manifest.json", manifest)
     report = build_report(config=config, codec=codec, model=model, accountant=accountant, plan=plan,
-                          decision=decision, figures=figures, details=details, estimated=estimated,
+                          decision=decision, checked=checked, estimated=estimated,
                           n_train=first.n_train, n_holdout=first.n_holdout, n_rows=n_rows, seed=seed,
                           release_id=release_id, timings=timings, package=folder,
                           warnings=warnings + internal_warnings, lifetime=lifetime)

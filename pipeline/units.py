@@ -38,10 +38,12 @@ class UnitRows:
     dropped: np.ndarray
     training_units: int
     max_rows_per_unit: int
+    training_rows_dropped: int
 
     @property
     def rows_dropped(self) -> int:
-        return int(self.dropped.sum())
+        """Training rows left out by the bound (holdout rows past it are left out of the checks too)."""
+        return self.training_rows_dropped
 
     def summary(self, column: str) -> dict[str, object]:
         """Exact figures for the internal report (operator-facing, never released)."""
@@ -56,8 +58,10 @@ def bound_contributions(config: ReleaseConfig, key: SplitKey) -> UnitRows | None
         return None
     keys = _unit_keys(config, column, key)
     held = np.zeros(len(keys), bool) if config.holdout_path else _held_out(keys, key, config.holdout.fraction or 0.0)
-    dropped, units = _beyond_cap(keys, ~held, config.privacy.max_rows_per_unit)
-    return UnitRows(held, dropped, units, config.privacy.max_rows_per_unit)
+    # Holdout individuals are capped too: the DP gate counts holdout rows, with sensitivity k.
+    dropped, _ = _beyond_cap(keys, np.ones(len(keys), bool), config.privacy.max_rows_per_unit)
+    training_units = _count_units(keys[~held])
+    return UnitRows(held, dropped, training_units, config.privacy.max_rows_per_unit, int((dropped & ~held).sum()))
 
 
 def _unit_keys(config: ReleaseConfig, column: str, key: SplitKey) -> np.ndarray:
@@ -83,6 +87,10 @@ def _held_out(keys: np.ndarray, key: SplitKey, fraction: float) -> np.ndarray:
         word = keys[:, 0] ^ (keys[:, 1] * np.uint64(0x9E3779B97F4A7C15)) ^ np.uint64(key.held)
         word = pd.util.hash_array(word)  # a bijective 64-bit mix of the keyed word
     return uniform_from(word) < fraction
+
+
+def _count_units(keys: np.ndarray) -> int:
+    return int(np.unique(keys, axis=0).shape[0]) if len(keys) else 0
 
 
 def _beyond_cap(keys: np.ndarray, eligible: np.ndarray, cap: int) -> tuple[np.ndarray, int]:

@@ -126,7 +126,17 @@ class BatchRecord:
     measurements_hash: str | None = None  # SHA-256 of the run's internal/measurements.json
 
     def to_json(self) -> dict[str, object]:
-        return {**self.__dict__, "charges": json.loads(self.charges)}
+        return {**self.__dict__, "charges": json.loads(self.charges), "by_stage": self.by_stage()}
+
+    def by_stage(self) -> dict[str, float]:
+        """Spend per stage (the label before ':', e.g. domain, marginal, select, gate), in ρ where the
+        charge has one and in ε for pure charges: so the gate's share shows beside the model's."""
+        stages: dict[str, float] = {}
+        for charge in json.loads(self.charges):
+            stage = str(charge.get("label", "")).split(":", 1)[0]
+            amount = charge.get("rho") or charge.get("epsilon") or 0.0
+            stages[stage] = stages.get(stage, 0.0) + float(amount)
+        return stages
 
 
 @dataclass(frozen=True)

@@ -92,15 +92,18 @@ def make_config(table: str, kind: str, epsilon: float) -> Any:
 
 
 def real_split(config: Any, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Training and holdout rows exactly as run_release splits them (same loader, same seed)."""
+    """Training and holdout rows exactly as run_release splits them: the same loader, and the split
+    key that the benchmark hands run_release (a real run's key is secret and never stored)."""
     from synthgate.pipeline.load import iter_batches, iter_split
+    from synthgate.pipeline.split import RowKeys, SplitKey
 
     if config.holdout_path is not None:
         raise SystemExit(f"{config.dataset}: a holdout file is not supported by this benchmark")
     train, holdout = [], []
     batches = iter_batches(config.source_path, config.source_format, config.attributes,
                            identifiers=config.identifiers)
-    for tr, ho in iter_split(batches, seed=seed, fraction=config.holdout.fraction):
+    key = SplitKey.reproducible_for_benchmarks(seed)
+    for tr, ho in iter_split(batches, row_keys=RowKeys(key, config.holdout.fraction)):
         train.append(tr)
         holdout.append(ho)
     return pd.concat(train, ignore_index=True), pd.concat(holdout, ignore_index=True)
@@ -145,7 +148,10 @@ def run_synthgate(table: str, kind: str, epsilon: float, seed: int, scratch: Pat
     config = make_config(table, kind, epsilon)
     name = f"{table}-{kind}-eps{epsilon:g}-seed{seed}"
     start = time.perf_counter()
-    result = run_release(config, out=scratch / name, ledger=Ledger(scratch / f"{name}.ledger.sqlite"), seed=seed)
+    from synthgate.pipeline.split import SplitKey
+
+    result = run_release(config, out=scratch / name, ledger=Ledger(scratch / f"{name}.ledger.sqlite"), seed=seed,
+                         split_key=SplitKey.reproducible_for_benchmarks(seed))
     wall = time.perf_counter() - start
     folder = "release" if result.released else "held"
     package = Path(result.paths[folder])

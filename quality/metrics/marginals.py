@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["KWayTVD", "MetricError", "marginal_tvd", "mean_max_tvd"]
+__all__ = ["KWayTVD", "MetricError", "column_sets", "marginal_tvd", "mean_max_tvd"]
 
 # Above this many cells a dense bincount wastes memory; count only the occupied cells instead.
 _DENSE_CELL_LIMIT = 1 << 22
@@ -65,12 +65,8 @@ def mean_max_tvd(
     real, synth = _check_codes(real_codes, synth_codes, sizes, tuple(range(n_columns)))
     # Column-major copies make each column a contiguous read in the loop below.
     real, synth = np.asfortranarray(real), np.asfortranarray(synth)
-    n_total = math.comb(n_columns, way)
-    sampled = n_total > max_sets
-    if sampled:
-        subsets: Iterable[tuple[int, ...]] = _sample_subsets(n_columns, way, max_sets, rng)
-    else:
-        subsets = itertools.combinations(range(n_columns), way)
+    sampled = math.comb(n_columns, way) > max_sets
+    subsets = column_sets(n_columns, way, max_sets=max_sets, rng=rng)
     tvds = np.array([_tvd(real, synth, sizes, cols) for cols in subsets])
     return KWayTVD(way=way, mean=float(tvds.mean()), max=float(tvds.max()), n_sets=len(tvds), sampled=sampled)
 
@@ -115,6 +111,13 @@ def _tvd(real: np.ndarray, synth: np.ndarray, sizes: Sequence[int], columns: tup
         p = np.bincount(inverse[: flat_real.size], minlength=cells.size) / flat_real.size
         q = np.bincount(inverse[flat_real.size :], minlength=cells.size) / flat_synth.size
     return float(0.5 * np.abs(p - q).sum())
+
+
+def column_sets(n_columns: int, way: int, *, max_sets: int, rng: np.random.Generator) -> list[tuple[int, ...]]:
+    """Every `way`-column subset, or `max_sets` of them drawn by `rng` (a public choice of queries)."""
+    if math.comb(n_columns, way) > max_sets:
+        return _sample_subsets(n_columns, way, max_sets, rng)
+    return list(itertools.combinations(range(n_columns), way))
 
 
 def _sample_subsets(n_columns: int, way: int, n_sets: int, rng: np.random.Generator) -> list[tuple[int, ...]]:

@@ -8,7 +8,7 @@ model's skill that the synthetic table keeps.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 from .correlation import to_float
 from .marginals import MetricError
 
-__all__ = ["TstrResult", "tstr", "adjusted_balanced_accuracy", "CLASSIFICATION_METRIC", "REGRESSION_METRIC"]
+__all__ = ["TstrResult", "tstr", "synthetic_predictor", "adjusted_balanced_accuracy", "CLASSIFICATION_METRIC", "REGRESSION_METRIC"]
 
 CLASSIFICATION_METRIC = "balanced_accuracy_adjusted"
 REGRESSION_METRIC = "r2"
@@ -105,6 +105,39 @@ def tstr(
     ratio = score_synth / score_real if score_real > _MIN_REAL_SCORE else None
     metric = CLASSIFICATION_METRIC if task == "classification" else REGRESSION_METRIC
     return TstrResult(metric=metric, score_real=score_real, score_synth=score_synth, ratio=ratio)
+
+
+def synthetic_predictor(synth: pd.DataFrame, *, target: str, categorical: Sequence[str], numeric: Sequence[str],
+                        rng_seed: int, tolerance: float, max_iter: int = 100) -> Callable[[pd.DataFrame], np.ndarray]:
+    """A model fitted on the synthetic table alone (public), as a per-row predicate for real rows:
+    True where it predicts the row's target right (a class exactly; a number within `tolerance`).
+    The DP gate counts these rows on the holdout, with noise: each row adds at most 1."""
+    task = _task(target, categorical, numeric)
+    cat = [c for c in categorical if c != target]
+    num = [c for c in numeric if c != target]
+    if not cat and not num:
+        raise MetricError("tstr needs at least one feature column besides the target")
+    X_synth, y_synth = _prepare(synth, "synth", cat, num, target, task)
+    if y_synth.size == 0:
+        raise MetricError("the synthetic sample has no rows with a target value")
+
+    def correct(frame: pd.DataFrame) -> np.ndarray:
+        if task == "classification":
+            truth = _categories(frame[target])
+        else:
+            truth = to_float(frame[target], target)
+        features = pd.DataFrame({c: _categories(frame[c]) for c in cat} | {c: to_float(frame[c], c) for c in num},
+                                columns=[*cat, *num])
+        with threadpool_limits(limits=1, user_api="openmp"):
+            predicted = _fit_predict(task, X_synth, y_synth, features, n_cat=len(cat), seed=rng_seed,
+                                     max_iter=max_iter)
+        if task == "classification":
+            known = ~pd.isna(truth)
+            return known & (predicted.astype(str) == truth.astype(str))
+        with np.errstate(invalid="ignore"):
+            return np.isfinite(truth) & (np.abs(predicted.astype(float) - truth) <= tolerance)
+
+    return correct
 
 
 def adjusted_balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:

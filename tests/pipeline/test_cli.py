@@ -25,15 +25,21 @@ import pytest
 import yaml
 
 import synthgate.pipeline.run as run_module
+from synthgate.pipeline.check import Checked
 from synthgate.pipeline.cli import main
 from synthgate.pipeline.config import load_config
 from synthgate.pipeline.errors import EXIT_BAD_INPUT, EXIT_HELD, EXIT_INTERNAL, EXIT_RELEASED
+from synthgate.pipeline.gate import Figure
 from synthgate.pipeline.publish import sha256_file
 
 DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 SHARED = ["health_insurance", "acs12", "census2000", "mpls_stops", "fertility"]
-GATE_OFF = {name: None for name in ("max_exact_match_excess", "max_near_match_excess", "max_train_closer_share",
-                                    "max_tvd_1way_mean", "max_tvd_2way_mean")}
+# A gate that holds whatever the noise: 2-way TVD must be 0, with no noise margin, on a large gate
+# share of a large budget (noise sd ~0.002 against a true TVD of several hundredths).
+GATE_MUST_HOLD = {"max_tvd_2way_mean": 0.0, "hold_margin": 0.0, "share": 0.5}
+PRIVACY_LARGE = {"epsilon": 20.0, "delta": 1e-6, "lifetime_epsilon": 100.0, "lifetime_delta": 1e-4}
+GATE_OFF = {name: None for name in ("max_exact_match_excess", "max_near_match_excess", "max_tvd_1way_mean",
+                                    "max_tvd_2way_mean", "max_clamped_share", "max_other_share")}
 
 
 def make_table(n: int = 1500, seed: int = 3) -> pd.DataFrame:
@@ -345,8 +351,8 @@ def test_run_json_prints_exactly_one_object(released: dict[str, Any]) -> None:
     assert len(lines) == 1
     result = json.loads(lines[0])
     assert {"decision", "reasons", "figures", "paths"} <= set(result)
-    assert result["decision"] == "RELEASE" and result["reasons"] == ["every enabled check passed"]
-    assert {"tvd_1way_mean", "exact_match_excess", "train_closer_share"} <= set(result["figures"])
+    assert result["decision"] == "RELEASE" and result["reasons"] == ["every deciding check passed"]
+    assert result["figures"] == {}, "every gate check is off, so nothing was measured for the gate"
     assert Path(result["paths"]["release"]) == released["out"] / "release"
     assert Path(result["paths"]["report_html"]).is_file()
     assert result["spent"]["epsilon"] <= 1.0 + 1e-9
@@ -402,9 +408,7 @@ def test_internal_report_is_marked_and_private(released: dict[str, Any]) -> None
 def test_held_package_is_private(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "toy.csv"
     make_table(800).to_csv(source, index=False)
-    config = write_config(tmp_path, source)
-    text = config.read_text(encoding="utf-8")
-    config.write_text(text + "gate:\n  max_tvd_1way_mean: 0.0\n", encoding="utf-8")  # nothing passes: HOLD
+    config = write_config(tmp_path, source, gate=GATE_MUST_HOLD, privacy=PRIVACY_LARGE)
     assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 3
     held = tmp_path / "run" / "held"
     assert stat.S_IMODE(held.stat().st_mode) == 0o700
@@ -415,11 +419,11 @@ def test_run_text_output_and_held_exit_code(tmp_path: Path, capsys: pytest.Captu
     """A gate that cannot pass (TVD must be 0) holds the run: exit 3, files under held/, reasons printed."""
     source = tmp_path / "toy.csv"
     make_table(600).to_csv(source, index=False)
-    config = write_config(tmp_path, source, gate={"max_tvd_1way_mean": 0.0})
+    config = write_config(tmp_path, source, gate=GATE_MUST_HOLD, privacy=PRIVACY_LARGE)
     out = tmp_path / "run"
     assert main(["run", str(config), "--out", str(out), "--seed", "1"]) == EXIT_HELD
     text = capsys.readouterr().out
-    assert text.startswith("HOLD: toy-") and "tvd_1way_mean" in text and "FAIL" in text
+    assert text.startswith("HOLD: toy-") and "tvd_2way_mean" in text and "(DP)" in text and "FAIL" in text
     assert sorted(p.name for p in out.iterdir()) == ["held", "internal"]
     assert json.loads((out / "held" / "manifest.json").read_text(encoding="utf-8"))["decision"] == "HOLD"
 
@@ -452,19 +456,23 @@ def test_outputs_are_strict_json_even_when_a_figure_is_not_finite(tmp_path: Path
     something that is not JSON (Python writes NaN/Infinity by default; jq and browsers reject them)."""
     original = run_module.run_checks
 
-    def with_nan(inputs: Any) -> Any:
-        figures, details = original(inputs)
-        return {**figures, "correlation_error": float("nan")}, {**details, "extra": [float("inf"), np.float32(0.5)]}
+    def with_nan(inputs: Any, **kwargs: Any) -> Any:
+        checked = original(inputs, **kwargs)
+        figures = {**checked.figures, "tvd_1way_mean": Figure(float("nan"), 0.01),
+                   "correlation_error": Figure(float("nan"), dp=False)}
+        return Checked(figures, checked.exact, {**checked.details, "extra": [float("inf"), np.float32(0.5)]},
+                       checked.queries)
 
     monkeypatch.setattr(run_module, "run_checks", with_nan)
     source = tmp_path / "toy.csv"
     make_table(600).to_csv(source, index=False)
-    config = write_config(tmp_path, source, gate={"max_correlation_error": 0.5})
+    config = write_config(tmp_path, source, gate={**GATE_OFF, "max_tvd_1way_mean": 0.5})
     out = tmp_path / "run"
     code = main(["run", str(config), "--out", str(out), "--json"])
-    assert code in (EXIT_RELEASED, EXIT_HELD)
+    assert code == EXIT_RELEASED  # a figure that is not a number is "not computable", never a pass or a fail
     result = _strict_json(capsys.readouterr().out)
-    assert result["figures"]["correlation_error"] is None
+    assert result["figures"]["tvd_1way_mean"]["value"] is None
+    assert "correlation_error" not in result["figures"], "an exact figure reached --json"
     for path in out.rglob("*.json"):
         _strict_json(path.read_text(encoding="utf-8"))
     report = _strict_json((out / "internal" / "report.json").read_text(encoding="utf-8"))

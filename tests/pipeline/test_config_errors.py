@@ -303,3 +303,23 @@ def test_column_names_yaml_would_retype(tmp_path: Path) -> None:
     path.write_text(text.replace("  true:\n", "  null:\n"), encoding="utf-8")
     with pytest.raises(ConfigError, match="empty"):
         load_config(path)
+
+
+def test_a_unit_column_with_a_holdout_file_is_refused() -> None:
+    """The DP gate counts holdout rows with sensitivity k; a holdout file's rows cannot be bounded per
+    individual, so the combination is a config error, not a silent weaker guarantee."""
+    raw = copy.deepcopy(GOOD)
+    raw["columns"]["id"] = {"role": "unit"}
+    raw["holdout"] = {"path": "holdout.csv"}
+    with pytest.raises(ConfigError, match="holdout.path: a holdout file cannot be used with role: unit"):
+        config_from_mapping(raw)
+
+
+@pytest.mark.parametrize(("gate", "key"), [({"share": 0.0}, "gate.share"), ({"hold_margin": -1}, "gate.hold_margin"),
+                                           ({"non_dp_checks": ["tstr_ratio"]}, "gate"),
+                                           ({"non_dp_checks": ["tvd_1way_mean"]}, "gate.non_dp_checks")])
+def test_bad_gate_settings_name_their_key(gate: dict[str, Any], key: str) -> None:
+    raw = copy.deepcopy(GOOD)
+    raw["gate"] = gate
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        config_from_mapping(raw)
