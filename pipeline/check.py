@@ -78,7 +78,7 @@ def exact_counts(codec: TableCodec, codes: np.ndarray, clamped: dict[str, int]) 
     """Per-column counts for the clamped and `__other__` checks (exact: handed to PrivateChecks only)."""
     other = {c.name: int((codes[:, j] == len(c.categories)).sum()) for j, c in enumerate(codec.codecs)
              if isinstance(c, CategoricalCodec) and c.other}
-    return {"clamped": dict(clamped), "other": other}
+    return {"clamped_share": dict(clamped), "other_share": other}
 
 
 def run_checks(inputs: CheckInputs, *, accountant: Accountant, costs: dict[str, float],
@@ -127,9 +127,9 @@ def _dp_figures(inputs: CheckInputs, private: PrivateChecks, costs: dict[str, fl
     for way, name in ((1, "tvd_1way_mean"), (2, "tvd_2way_mean")):
         if name in costs:
             figures[name] = _tvd(private, inputs, way, name, costs[name], plan, answers)
-    for name, counts in (("clamped_share", "clamped"), ("other_share", "other")):
+    for name in ("clamped_share", "other_share"):
         if name in costs:
-            figures[name] = _column_shares(private, counts, costs[name], plan, answers)
+            figures[name] = _column_shares(private, name, costs[name], plan, answers)
     if "tstr_score" in costs:
         figures["tstr_score"] = _tstr_score(private, inputs, synth, costs["tstr_score"], plan, answers)
     return figures
@@ -250,8 +250,8 @@ def _dp_figures_from_exact(inputs: CheckInputs, costs: dict[str, float], answers
             n_sets = len(column_sets(len(inputs.codec.domain.sizes), int(name[4]), max_sets=_MAX_SETS,
                                      rng=np.random.default_rng([inputs.seed, 3, int(name[4])])))
             out[name] = values[0] / (2 * n_train * n_sets)
-        elif name in ("clamped", "other"):
-            out[f"{name}_share"] = max(values) / n_train if values else None
+        elif name in ("clamped_share", "other_share"):
+            out[name] = max(values) / n_train if values else None
         elif name == "tstr_score":
             k_holdout = _SamplePlan.of(inputs, noisy["gate:rows"]).k_holdout
             out[name] = values[0] / k_holdout if k_holdout else None

@@ -141,7 +141,7 @@ class PrivateChecks:
         return self._answer(f"gate:{name}", ("l1",), cost, l2=sensitivity, l1=sensitivity, exact=exact)
 
     def column_counts(self, name: str, *, cost: float) -> NoisyCounts:
-        """Noisy per-column counts recorded under `name` (e.g. 'clamped', 'other')."""
+        """Noisy per-column counts recorded under `name` (e.g. 'clamped_share', 'other_share')."""
         counts = self.__column_counts.get(name)
         if not counts:
             raise ValueError(f"no per-column counts named '{name}'")

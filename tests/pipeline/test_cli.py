@@ -425,7 +425,15 @@ def test_run_text_output_and_held_exit_code(tmp_path: Path, capsys: pytest.Captu
     text = capsys.readouterr().out
     assert text.startswith("HOLD: toy-") and "tvd_2way_mean" in text and "(DP)" in text and "FAIL" in text
     assert sorted(p.name for p in out.iterdir()) == ["held", "internal"]
-    assert json.loads((out / "held" / "manifest.json").read_text(encoding="utf-8"))["decision"] == "HOLD"
+    manifest = json.loads((out / "held" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["decision"] == "HOLD" and manifest["gate"]["outside_guarantee"] is False
+    published = {c["name"]: c for c in manifest["gate"]["checks"]}
+    assert published["tvd_2way_mean"]["passed"] is False and published["tvd_2way_mean"]["stddev"] > 0
+    for name in ("train_closer_share", "correlation_error", "tstr_ratio"):  # exact figures: never published
+        assert "value" not in published[name] and published[name]["dp"] is False
+    report = json.loads((out / "internal" / "report.json").read_text(encoding="utf-8"))
+    assert {c["label"] for c in report["privacy"]["charges"] if c["label"].startswith("gate:")} == {
+        f"gate:{name}" for name in report["privacy"]["plan"]["gate_costs"]}
 
 
 def test_schema_model_spends_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
