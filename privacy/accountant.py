@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from synthgate.pipeline.errors import BudgetExceededError
+from .errors import BudgetExceededError
 
 from .cdp import epsilon_from_rho, rho_from_epsilon
 

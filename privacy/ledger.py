@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from synthgate.pipeline.errors import BudgetExceededError, ConfigError
+from .errors import BudgetExceededError, ConfigError
 
 from .accountant import Charge
 from .cdp import epsilon_from_rho, rho_from_epsilon

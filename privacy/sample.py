@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +17,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from synthgate.pipeline.encode import TableCodec
 
 from .models import Model
+
+
+class Decoder(Protocol):
+    """What sampling needs of the table codec (pipeline/encode.py): codes back to Arrow values."""
+
+    def decode(self, codes: np.ndarray, rng: np.random.Generator) -> pa.RecordBatch: ...
 
 __all__ = ["SampleResult", "iter_synthetic", "write_synthetic"]
 
@@ -31,7 +37,7 @@ class SampleResult:
     paths: list[Path]
 
 
-def iter_synthetic(model: Model, codec: TableCodec, n_rows: int, rng: np.random.Generator,
+def iter_synthetic(model: Model, codec: Decoder, n_rows: int, rng: np.random.Generator,
                    chunk_rows: int) -> Iterator[tuple[np.ndarray, pa.RecordBatch]]:
     """(codes, decoded batch) chunks; together exactly n_rows rows."""
     done = 0

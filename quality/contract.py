@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 # Before the import. GX 1.24 ships no analytics and never reads it, but the earlier 1.x releases
 # that pyproject allows (>=1.5) send usage events unless it is off. Set, not setdefault, so an
@@ -27,7 +27,24 @@ from great_expectations.data_context.types.base import (  # noqa: E402
     ProgressBarsConfig,
 )
 
-from synthgate.pipeline.config import ColumnSpec  # noqa: E402
+
+
+class ColumnSpec(Protocol):
+    """What the contract reads of a column's config (pipeline/config.py's ColumnSpec has these)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str | None: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def bounds(self) -> Any: ...
+    @property
+    def categories(self) -> Any: ...
+    @property
+    def nulls(self) -> bool: ...
+
 
 __all__ = ["Counts", "build_suite", "ContractValidator", "merge_counts", "failures", "check_contract"]
 
