@@ -13,6 +13,7 @@ after those. Under pure DP (lifetime δ = 0) the ε add up.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -55,6 +56,16 @@ CREATE TABLE IF NOT EXISTS batches (
     decision TEXT,
     manifest_hash TEXT,
     measurements_hash TEXT
+);
+CREATE TABLE IF NOT EXISTS charges (
+    batch_id TEXT NOT NULL REFERENCES batches(batch_id),
+    seq INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    label TEXT NOT NULL,
+    rho REAL NOT NULL,
+    epsilon REAL NOT NULL,
+    delta REAL NOT NULL,
+    PRIMARY KEY (batch_id, seq)
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -307,10 +318,16 @@ class Ledger:
                 (batch_id, dataset, _now(), config_hash, model, *planned.as_tuple(), run_epsilon, run_delta))
 
     def record_charge(self, batch_id: str, charges: Sequence[Charge]) -> None:
-        """Write the charges made so far (labels and costs); the reservation already counts them."""
+        """Append the charges not yet written (labels and costs) to the batch's charge list. The
+        reservation already counts them; appending keeps each spend's write the same size however
+        many charges came before (rewriting the whole list made a run's writes quadratic)."""
         with self._transaction() as db:
-            db.execute("UPDATE batches SET charges = ? WHERE batch_id = ?",
-                       (json.dumps([c.to_json() for c in charges]), batch_id))
+            (written,) = db.execute("SELECT COUNT(*) FROM charges WHERE batch_id = ?", (batch_id,)).fetchone()
+            now = _now()
+            db.executemany("INSERT INTO charges (batch_id, seq, at, label, rho, epsilon, delta) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [(batch_id, seq, now, c.label, c.rho, c.epsilon, c.delta)
+                            for seq, c in enumerate(charges) if seq >= written])
 
     def complete(self, batch_id: str, *, charges: Sequence[Charge], epsilon: float, decision: str,
                  manifest_hash: str | None, measurements_hash: str | None = None) -> None:
@@ -339,7 +356,15 @@ class Ledger:
             "SELECT batch_id, dataset, status, started_at, finished_at, config_hash, model, rho, rho_gaussian, epsilon_pure, "
             "delta_approx, epsilon, delta, decision, manifest_hash, charges, measurements_hash FROM batches WHERE dataset = ? "
             "ORDER BY started_at, batch_id", (dataset,)).fetchall()
-        return [BatchRecord(*r) for r in rows]
+        records = [BatchRecord(*r) for r in rows]
+        for i, record in enumerate(records):
+            if record.status == "reserved":  # a run still going, or killed: its appended charges
+                appended = db.execute("SELECT label, rho, epsilon, delta FROM charges WHERE batch_id = ? ORDER BY seq",
+                                      (record.batch_id,)).fetchall()
+                charges = [{"label": label, "rho": rho, "epsilon": epsilon, "delta": delta}
+                           for label, rho, epsilon, delta in appended]
+                records[i] = dataclasses.replace(record, charges=json.dumps(charges))
+        return records
 
     @staticmethod
     def _event(db: sqlite3.Connection, dataset: str, kind: str, detail: dict[str, object]) -> None:
