@@ -26,7 +26,8 @@ from .publish import sha256_file
 
 __all__ = ["build_manifest", "build_report", "versions"]
 
-_PACKAGES = ("synthgate", "numpy", "pandas", "pyarrow", "scikit-learn", "diffprivlib", "great-expectations", "scipy")
+_PACKAGES = ("synthgate", "numpy", "pandas", "pyarrow", "scikit-learn", "diffprivlib", "opendp", "great-expectations",
+             "scipy")
 
 
 def versions() -> dict[str, str]:

@@ -16,13 +16,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from diffprivlib.mechanisms import Exponential
 
 from .accountant import Accountant, Charge
 from .domain import Domain, Measurement
-from .mechanisms import DiscreteGaussianCounts, GaussianSums, GeometricCounts, LaplaceSums, Mechanism
+from .mechanisms import DiscreteGaussianCounts, GaussianSums, GeometricCounts, LaplaceSums, Mechanism, select_index
 
 __all__ = ["PrivateTable"]
+
+# Scores for `second_moments` are rounded to multiples of 2^-_SCORE_BITS (public), so the sums are
+# exact integers on the 2^-2·_SCORE_BITS grid and get discrete noise; rounding moves a score by at most 2^-11.
+_SCORE_BITS = 10
 
 
 class PrivateTable:
@@ -88,7 +91,8 @@ class PrivateTable:
 
         The L1 distance moves by at most `contribution` when an individual is added or removed, and
         the offsets are public constants, so that is the sensitivity. Under zCDP a cost ρ buys ε = sqrt(8ρ) (the
-        mechanism is ε²/8-zCDP: Cesar & Rogers 2021).
+        mechanism is ε²/8-zCDP: Cesar & Rogers 2021). Sampled exactly by OpenDP's report-noisy-max
+        (`mechanisms/selection.py`, which says what is and is not exact).
         """
         if len(candidates) != len(estimates) or not candidates:
             raise ValueError("select needs one estimate per candidate, and at least one candidate")
@@ -104,12 +108,12 @@ class PrivateTable:
         offsets = [0.0] * len(candidates) if offsets is None else [float(o) for o in offsets]
         if len(offsets) != len(candidates) or not np.all(np.isfinite(offsets)):
             raise ValueError("select needs one finite offset per candidate")
-        epsilon = float(np.sqrt(8 * cost)) if self.cost_unit == "rho" else float(cost)
         charge = Charge(label, rho=cost) if self.cost_unit == "rho" else Charge(label, epsilon=cost)
         self._accountant.spend(charge)  # every argument is checked above: a bad call costs nothing
         utility = [float(np.abs(self._exact_counts(tuple(c), shape, g) - e).sum()) - o
                    for c, shape, g, e, o in zip(candidates, shapes, per, estimates, offsets)]
-        return int(Exponential(epsilon=epsilon, sensitivity=float(self._contribution), utility=utility).randomise())
+        return select_index(utility, cost=cost, unit="rho" if self.cost_unit == "rho" else "epsilon",
+                            sensitivity=float(self._contribution))
 
     def second_moments(
         self, columns: Sequence[str], scores: Sequence[np.ndarray], *, clip: float, cost: float, label: str | None = None
@@ -118,7 +122,9 @@ class PrivateTable:
 
         The scores must be public (e.g. derived from earlier noisy marginals). Clipping here
         bounds each row's contribution to every entry by clip² (an individual's by contribution·clip²),
-        which fixes the sensitivity.
+        which fixes the sensitivity. The clipped scores are then rounded to multiples of 2^-10 (public
+        grid), so the sums are exact and take discrete noise (no float noise: Mironov 2012); a clip
+        off the grid is rounded too, and the sensitivity uses the rounded bound.
         Returns the upper triangle including the diagonal, in row-major order.
         """
         columns = tuple(columns)
@@ -133,16 +139,22 @@ class PrivateTable:
                 # not: that would reveal, exactly, whether any row holds that code.
                 raise ValueError(f"score table for '{c}' must be finite")
         n_entries = len(columns) * (len(columns) + 1) // 2
+        step = 2.0**-_SCORE_BITS
+        bound = float(np.rint(clip / step)) * step  # public: the largest |score| once on the grid
+        if self.__codes.shape[0] * (bound / step) ** 2 >= 2**53:
+            raise ValueError("too many rows for exact second moments on the score grid; lower the clip")
         if self.cost_unit == "rho":
-            mechanism: Mechanism = GaussianSums(rho=cost, sensitivity=self._contribution * clip**2 * np.sqrt(n_entries))
+            mechanism: Mechanism = GaussianSums(rho=cost, sensitivity=self._contribution * bound**2 * np.sqrt(n_entries),
+                                                grid=step**2)
         else:
-            mechanism = LaplaceSums(epsilon=cost, sensitivity=self._contribution * clip**2 * n_entries)
+            mechanism = LaplaceSums(epsilon=cost, sensitivity=self._contribution * bound**2 * n_entries, grid=step**2)
         label = label or "moments:" + ",".join(columns)
         self._accountant.spend(mechanism.charge(label))
-        z = np.column_stack([np.clip(np.asarray(s, float), -clip, clip)[self.__codes[:, i]]
+        z = np.column_stack([np.rint(np.clip(np.asarray(s, float), -clip, clip) / step)[self.__codes[:, i]]
                              for s, i in zip(scores, index)])
         upper = np.triu_indices(len(columns))
-        sums = (z.T @ z)[upper]
+        # Integer-valued float64 with every partial sum below 2^53 (checked above): exact in any order.
+        sums = (z.T @ z)[upper] * step**2
         noisy = mechanism.randomise(sums)
         return Measurement(columns, noisy, mechanism.stddev, label, (n_entries,), kind="moments")
 

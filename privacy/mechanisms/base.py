@@ -17,9 +17,13 @@ class MechanismError(ValueError):
 
 
 class Mechanism(abc.ABC):
-    """Adds noise calibrated to a sensitivity. No seed in production: diffprivlib's secure RNG.
+    """Adds noise calibrated to a sensitivity.
 
-    `random_state` exists for statistical tests only; run code never passes it.
+    Production (`random_state` None): OpenDP's exact samplers (`_exact.py`), fed by the operating
+    system's entropy; no seed can reach them. With a `random_state` (tests only, so that contract
+    tests are repeatable) the draws come instead from diffprivlib's sampler for the same
+    distribution, seeded by it: that is the reference the calibration tests compare OpenDP against.
+    Run code never passes `random_state`.
     """
 
     def __init__(self, *, sensitivity: float, random_state: Any = None) -> None:

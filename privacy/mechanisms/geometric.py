@@ -1,4 +1,9 @@
-"""Two-sided geometric (discrete Laplace) noise on integer counts: pure ε-DP."""
+"""Two-sided geometric (discrete Laplace) noise on integer counts: pure ε-DP.
+
+P(k) ∝ α^|k| with α = exp(-ε/⌈Δ⌉), i.e. the discrete Laplace with scale ⌈Δ⌉/ε. Production draws
+come from OpenDP's exact, vectorised discrete Laplace sampler (`_exact.py`, OS entropy); a
+`random_state` (tests only) switches to diffprivlib's seeded `Geometric`, the reference.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import numpy as np
 from diffprivlib.mechanisms import Geometric
 
 from ..accountant import Charge
+from ._exact import add_discrete_laplace
 from .base import Mechanism, MechanismError
 
 __all__ = ["GeometricCounts"]
@@ -21,12 +27,17 @@ class GeometricCounts(Mechanism):
         if not (np.isfinite(epsilon) and epsilon > 0):
             raise MechanismError("GeometricCounts: epsilon must be a positive number")
         self.epsilon = float(epsilon)
-        self._mechanism = Geometric(epsilon=self.epsilon, sensitivity=int(np.ceil(self.sensitivity)),
-                                    random_state=random_state)
+        self.scale = float(np.ceil(self.sensitivity)) / self.epsilon  # discrete Laplace scale: α = exp(-1/scale)
+        self._reference = None if random_state is None else Geometric(
+            epsilon=self.epsilon, sensitivity=int(np.ceil(self.sensitivity)), random_state=random_state)
 
     def randomise(self, values: np.ndarray) -> np.ndarray:
         flat = np.asarray(values, dtype=np.int64).ravel()
-        noisy = np.fromiter((self._mechanism.randomise(int(v)) for v in flat), dtype=np.int64, count=flat.size)
+        if self._reference is None:
+            noisy = add_discrete_laplace(flat, scale=self.scale)
+        else:
+            reference = self._reference
+            noisy = np.fromiter((reference.randomise(int(v)) for v in flat), dtype=np.int64, count=flat.size)
         return noisy.reshape(np.shape(values)).astype(float)
 
     def variance(self) -> float:

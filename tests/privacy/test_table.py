@@ -181,6 +181,17 @@ def test_second_moments_clips_scores_and_fixes_sensitivity(recorder: Recorder) -
     assert np.max(np.abs(m.noisy_counts - exact)) <= 5 * expected_sigma
 
 
+def test_second_moments_are_exact_sums_on_the_score_grid_plus_discrete_noise() -> None:
+    # No fixture: production noise. Scores are rounded to multiples of 2^-10 before summing, so every
+    # noisy entry is a multiple of 2^-20 (integer sums on the grid plus integer noise, scaled back).
+    table = PrivateTable(_codes(400, seed=5), DOMAIN, _zcdp())
+    scores = [np.array([-1.0, 0.3, 1.7]), np.array([0.1, -0.7, 1.0, 2.5])]
+    m = table.second_moments(["a", "b"], scores, clip=2.0, cost=0.5)
+    units = m.noisy_counts * 2.0**20
+    assert np.array_equal(units, np.round(units))
+    assert not np.array_equal(units % 2**10, np.zeros(3))  # the noise itself is finer than the score grid
+
+
 def test_second_moments_under_pure_accounting_uses_l1_sensitivity(recorder: Recorder) -> None:
     accountant = Accountant(Budget(epsilon=2.0))
     table = PrivateTable(_codes(500), DOMAIN, accountant)
@@ -265,12 +276,12 @@ def test_every_query_is_calibrated_to_the_rows_one_individual_holds(recorder: Re
     table.second_moments(["a", "b"], scores, clip=2.0, cost=rho)
     assert recorder.mechanisms[-1].sigma == pytest.approx(k * 4.0 * math.sqrt(3) / math.sqrt(2 * rho))
     sensitivities: list[float] = []
-    real_exponential = table_module.Exponential
+    real_select = table_module.select_index
 
-    def recording(**kwargs):
+    def recording(utility, **kwargs):
         sensitivities.append(kwargs["sensitivity"])
-        return real_exponential(**kwargs)
-    monkeypatch.setattr(table_module, "Exponential", recording)
+        return real_select(utility, **kwargs)
+    monkeypatch.setattr(table_module, "select_index", recording)
     table.select([["a"], ["b"]], [np.zeros(3), np.zeros(4)], cost=0.01, label="select:test")
     assert sensitivities == [k]
     pure = PrivateTable(_codes(500), DOMAIN, Accountant(Budget(epsilon=5.0, delta=0.0)), contribution=k)
