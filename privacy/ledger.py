@@ -361,6 +361,8 @@ class Ledger:
             if record.status == "reserved":  # a run still going, or killed: its appended charges
                 appended = db.execute("SELECT label, rho, epsilon, delta FROM charges WHERE batch_id = ? ORDER BY seq",
                                       (record.batch_id,)).fetchall()
+                if not appended:  # none, or a ledger written before charges were appended (JSON column)
+                    continue
                 charges = [{"label": label, "rho": rho, "epsilon": epsilon, "delta": delta}
                            for label, rho, epsilon, delta in appended]
                 records[i] = dataclasses.replace(record, charges=json.dumps(charges))
