@@ -174,3 +174,18 @@ def test_timestamps_never_go_back_across_a_second() -> None:
         backwards += stamp < previous
         previous = stamp
     assert backwards == 0
+
+
+def test_charges_are_appended_one_row_per_spend_and_a_killed_batch_shows_them(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger.set_lifetime("d", epsilon=5.0, delta=1e-5)
+    _reserve(ledger, "b1", _zcdp_run(1.0))
+    charges = [Charge(f"marginal:c{i}", rho=0.001) for i in range(40)]
+    for i in range(1, len(charges) + 1):  # the accountant passes every charge so far, after each spend
+        ledger.record_charge("b1", charges[:i])
+    with sqlite3.connect(ledger.path) as db:
+        rows = db.execute("SELECT seq, label FROM charges WHERE batch_id = 'b1' ORDER BY seq").fetchall()
+    assert rows == [(i, f"marginal:c{i}") for i in range(40)]  # each written once, in order
+    (batch,) = ledger.show("d").batches  # never completed: a run killed after its last spend
+    assert batch.status == "reserved" and [c["label"] for c in batch.to_json()["charges"]] == [c.label for c in charges]
+    assert batch.by_stage() == {"marginal": pytest.approx(0.04)}
