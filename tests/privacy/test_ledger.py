@@ -103,7 +103,11 @@ def test_released_reservation_does_not_count(tmp_path: Path) -> None:
     ledger.set_lifetime("d", epsilon=1.0, delta=1e-6)
     _reserve(ledger, "bad-input", _zcdp_run(1.0))
     ledger.release_unspent("bad-input")
-    _reserve(ledger, "retry", _zcdp_run(1.0))
+    status = ledger.show("d")
+    assert status.spent_epsilon == 0.0 and status.remaining_epsilon == pytest.approx(1.0)
+    assert [(b.batch_id, b.status, b.rho) for b in status.batches] == [("bad-input", "released_unspent", 0.0)]
+    _reserve(ledger, "retry", _zcdp_run(1.0))  # the whole budget is still there to reserve
+    assert ledger.show("d").remaining_epsilon == pytest.approx(0.0, abs=1e-9)
 
 
 def test_batch_id_is_spent_once(tmp_path: Path) -> None:
