@@ -42,11 +42,12 @@ class _Progress:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.option("--log-json", is_flag=True, help="Log JSON lines to stderr (for schedulers).")
-@click.option("--ledger", "ledger_path", type=click.Path(path_type=Path), default=None,
-              help="Budget ledger (SQLite). Default: $SYNTHGATE_LEDGER, else the user data folder.")
+@click.option("--ledger", "ledger_path", type=str, default=None,
+              help="Budget ledger: a SQLite file, or postgresql://user@host:port/db (password from PGPASSWORD "
+                   "or ~/.pgpass). Default: $SYNTHGATE_LEDGER, else the user data folder.")
 @click.version_option(package_name="synthgate")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool, log_json: bool, ledger_path: Path | None) -> None:
+def cli(ctx: click.Context, debug: bool, log_json: bool, ledger_path: str | None) -> None:
     """synthgate: differentially private synthetic data, released only through a gate."""
     ctx.obj = {"debug": debug, "ledger": ledger_path}
     configure_logging(json_lines=log_json, verbose=debug)

@@ -1,7 +1,8 @@
 """The privacy-budget ledger: every release batch of a dataset, composed against its lifetime budget.
 
-A SQLite database (one file; WAL journal; `BEGIN IMMEDIATE` transactions) so that two runs of
-the same dataset can never both spend the last of its budget: a run *reserves* its whole
+A SQLite database (one file; WAL journal; `BEGIN IMMEDIATE` transactions), or a PostgreSQL
+database for jobs on several machines (each write transaction under one advisory lock), so that
+two runs of the same dataset can never both spend the last of its budget: a run *reserves* its whole
 planned spend in one write transaction before it reads any data, and the reservation counts
 as spent until the run settles it. A run that dies after measuring keeps its reservation
 (conservative: what may have been spent is counted as spent). A HOLD still spends.
@@ -16,17 +17,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-from .errors import BudgetExceededError, ConfigError
+from typing import Any
 
 from .accountant import Charge
 from .cdp import epsilon_from_rho, rho_from_epsilon
+from .errors import BudgetExceededError, ConfigError
+from .ledger_store import is_url, open_store
 
 __all__ = ["Ledger", "LedgerError", "BatchRecord", "DatasetBudget", "default_ledger_path", "BatchAmounts"]
 
@@ -81,11 +82,12 @@ class LedgerError(ConfigError):
     """The ledger refuses an operation (unknown dataset, repeated batch id, lowering below spent...)."""
 
 
-def default_ledger_path() -> Path:
-    """`SYNTHGATE_LEDGER`, else `ledger.sqlite` in the user's data directory."""
+def default_ledger_path() -> str | Path:
+    """`SYNTHGATE_LEDGER` (a SQLite path or a postgresql:// URL), else `ledger.sqlite` in the user's
+    data directory."""
     override = os.environ.get("SYNTHGATE_LEDGER")
     if override:
-        return Path(override)
+        return override if is_url(override) else Path(override)
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("synthgate", appauthor=False)) / "ledger.sqlite"
@@ -200,41 +202,26 @@ def compose_epsilon(amounts: Sequence[BatchAmounts], lifetime_delta: float) -> f
 
 
 class Ledger:
-    """Records lifetime budgets and release batches; all writes are serialised by SQLite."""
+    """Records lifetime budgets and release batches; every write transaction is exclusive (SQLite's
+    BEGIN IMMEDIATE, or PostgreSQL's advisory lock: see ledger_store.py)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as db:
-                db.executescript(_SCHEMA)
-                columns = {row[1] for row in db.execute("PRAGMA table_info(batches)")}
-                if "measurements_hash" not in columns:  # a ledger written before the hash was kept
-                    db.execute("ALTER TABLE batches ADD COLUMN measurements_hash TEXT")
-        except sqlite3.Error as exc:
-            raise LedgerError(f"{self.path}: cannot open the budget ledger ({exc.__class__.__name__})") from None
+    def __init__(self, location: str | Path) -> None:
+        self._store = open_store(location)
+        self.path = self._store.where  # shown in messages: a path, or the URL (never a password)
+        self._store.create(_SCHEMA)
+        with self._store.transaction() as db:
+            if "measurements_hash" not in self._store.columns(db, "batches"):  # written before the hash was kept
+                db.execute("ALTER TABLE batches ADD COLUMN measurements_hash TEXT")
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA foreign_keys=ON")
+    def _connect(self) -> Iterator[Any]:
+        with self._store.connect() as db:
             yield db
-        finally:
-            db.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+    def _transaction(self) -> Iterator[Any]:
+        with self._store.transaction() as db:
+            yield db
 
     # --- lifetime budgets -------------------------------------------------------------------
     def set_lifetime(self, dataset: str, *, epsilon: float, delta: float, force: bool = False) -> None:
@@ -351,7 +338,7 @@ class Ledger:
                        "epsilon_pure = 0, delta_approx = 0, epsilon = 0 WHERE batch_id = ? AND status = 'reserved'", (_now(), batch_id))
 
     @staticmethod
-    def _batches(db: sqlite3.Connection, dataset: str) -> list[BatchRecord]:
+    def _batches(db: Any, dataset: str) -> list[BatchRecord]:
         rows = db.execute(
             "SELECT batch_id, dataset, status, started_at, finished_at, config_hash, model, rho, rho_gaussian, epsilon_pure, "
             "delta_approx, epsilon, delta, decision, manifest_hash, charges, measurements_hash FROM batches WHERE dataset = ? "
@@ -369,7 +356,7 @@ class Ledger:
         return records
 
     @staticmethod
-    def _event(db: sqlite3.Connection, dataset: str, kind: str, detail: dict[str, object]) -> None:
+    def _event(db: Any, dataset: str, kind: str, detail: dict[str, object]) -> None:
         db.execute("INSERT INTO events (at, dataset, kind, detail) VALUES (?, ?, ?, ?)",
                    (_now(), dataset, kind, json.dumps(detail)))
 

@@ -3,9 +3,13 @@ run only when asked for (`-m slow`)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from services.postgres import Server, create_database, throwaway_server, why_unavailable
 
 
 @pytest.fixture(autouse=True)
@@ -25,3 +29,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("slow"):
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Server]:
+    """A PostgreSQL server on 127.0.0.1 for tests marked `postgres`: a throwaway cluster in a temp folder."""
+    reason = why_unavailable()
+    if reason:
+        pytest.skip(reason)
+    with throwaway_server() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Server, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+    """A fresh database on the test server; PGPASSWORD set as a user would set it."""
+    monkeypatch.setenv("PGPASSWORD", postgres_server.password)
+    name = "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name.lower())[:50] + "_" + \
+        os.urandom(3).hex()
+    return create_database(postgres_server, name)
