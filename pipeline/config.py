@@ -139,8 +139,40 @@ def _check_bounds_range(kind: str, low: Any, high: Any) -> None:
 
 
 class SourceSpec(_Strict):
-    path: Path
+    """A file (`path`: CSV, CSV.gz or Parquet), or a database table or query (`url` + `table` or `query`).
+
+    Database URLs: postgresql://user@host:5432/db (the password comes from the environment
+    variable that `password_env` names, never from the config) or sqlite:///relative.db /
+    sqlite:////absolute.db. Only the config's non-identifier columns are ever selected."""
+
+    path: Path | None = None
     format: Literal["csv", "parquet"] | None = None
+    url: str | None = None
+    password_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    table: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")] | None = None
+    query: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SourceSpec:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give either 'path' (a file) or 'url' (a database), not both or neither")
+        if self.path is not None:
+            if self.table or self.query or self.password_env:
+                raise ValueError("'table', 'query' and 'password_env' go with 'url', not with 'path'")
+            return self
+        if self.format is not None:
+            raise ValueError("'format' is for files; a database source has none")
+        if (self.table is None) == (self.query is None):
+            raise ValueError("a database source needs either 'table' or 'query', not both or neither")
+        scheme = str(self.url).split(":", 1)[0]
+        if scheme not in ("postgresql", "postgres", "sqlite"):
+            raise ValueError("'url' must start with postgresql://, postgres:// or sqlite:///")
+        if scheme == "sqlite" and self.password_env:
+            raise ValueError("a SQLite source has no password: remove 'password_env'")
+        if scheme != "sqlite" and "@" in str(self.url) and ":" in str(self.url).split("://", 1)[1].split("@", 1)[0]:
+            raise ValueError("'url' carries a password: remove it and name an environment variable in "
+                             "'password_env' instead")
+        return self
 
 
 class HoldoutSpec(_Strict):
@@ -276,7 +308,7 @@ class ReleaseConfig(_Strict):
         if len(set(names)) != len(names):
             raise ValueError("a column name appears twice")
         problems = _cross_field_problems(self.model_dump(include={"columns", "privacy", "model", "utility", "output",
-                                                                  "holdout"}))
+                                                                  "holdout", "source"}))
         if problems:
             raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
         return self
@@ -314,11 +346,18 @@ class ReleaseConfig(_Strict):
         return (self.path.parent / path).resolve()
 
     @property
-    def source_path(self) -> Path:
-        return self.resolve(self.source.path)
+    def source_path(self) -> Any:
+        """The input file's path, or (for a database) a `SqlSource` that reads the table or query."""
+        if self.source.url is not None:
+            from .sources import SqlSource
+
+            return SqlSource.from_spec(self.source, self.resolve)
+        return self.resolve(Path(str(self.source.path)))
 
     @property
     def source_format(self) -> str:
+        if self.source.url is not None:
+            return "sql"
         return self.source.format or _format_from_suffix(self.source_path)
 
     @property
@@ -414,6 +453,9 @@ def _cross_field_problems(data: Any) -> list[tuple[str, str]]:
     units = [str(c.get("name")) for c in columns if c.get("role") == "unit"]
     if len(units) > 1:
         problems.append(("columns", "only one column can have role: unit (found " + ", ".join(units) + ")"))
+    if units and section("source").get("url") is not None:
+        problems.append(("source.url", "role: unit is not supported for database sources yet (the unit ids would "
+                         "have to be read to bound contributions): export the table to Parquet, or drop the unit"))
     if units and section("holdout").get("path") is not None:
         problems.append(("holdout.path", "a holdout file cannot be used with role: unit (its rows cannot be bounded "
                          "per individual, and the DP gate counts them): give holdout.fraction instead"))

@@ -61,6 +61,8 @@ class Batch:
 
 def read_header(path: Path, fmt: str) -> list[str]:
     """Column names of the source, without reading its rows."""
+    if fmt == "sql":
+        return path.header()  # type: ignore[attr-defined, no-any-return]  # a SqlSource
     _check_readable(path)
     try:
         if fmt == "parquet":
@@ -219,6 +221,9 @@ def _parse(array: pa.Array, spec: ColumnSpec, failures: ParseFailures) -> pd.Ser
 
 
 def _iter_raw(path: Path, fmt: str, wanted: list[str], header: Sequence[str] = ()) -> Iterator[pa.RecordBatch]:
+    if fmt == "sql":  # a SqlSource: only the wanted columns are selected, streamed from the database
+        yield from path.iter_record_batches(wanted)  # type: ignore[attr-defined]
+        return
     try:
         if fmt == "parquet":
             yield from pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=wanted)

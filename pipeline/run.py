@@ -157,6 +157,9 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
     with clock("encode"):
         codes = _encode_training(config, codec, key, progress, clamped, units)
     inputs.check_unchanged()  # both passes must have read the same table
+    if len(codes) != first.n_train:  # a database table (no file to stat) that changed between the reads
+        raise InputError(f"{config.source_path}: the input changed while the run was reading it (the two reads "
+                         "found different rows); run again on a stable table or snapshot")
     for column, n in clamped.items():
         if n > 0.01 * max(len(codes), 1):
             internal_warnings.append(f"column '{column}': {n / len(codes):.0%} of training values fell outside the "
@@ -429,7 +432,7 @@ class InputSnapshot:
     @classmethod
     def of(cls, config: ReleaseConfig) -> InputSnapshot:
         paths = [config.source_path] + ([config.holdout_path] if config.holdout_path else [])
-        return cls(tuple((p, *_stat(p)) for p in paths))
+        return cls(tuple((p, *_stat(p)) for p in paths if isinstance(p, Path)))
 
     def check_unchanged(self) -> None:
         for path, size, mtime in self.files:
