@@ -137,6 +137,21 @@ def replay(run_dir: Path, out: Path) -> None:
         raise click.exceptions.Exit(EXIT_INTERNAL)
 
 
+@cli.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser afterwards.")
+def report(run_dir: Path, open_browser: bool) -> None:
+    """Re-render RUN/internal/report.html from RUN/internal/report.json (no data, no spend)."""
+    from .rerender import rerender_report
+
+    path = rerender_report(run_dir)
+    click.echo(f"wrote {path}")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+
+
 @cli.group()
 def budget() -> None:
     """Lifetime privacy budgets in the ledger (SYNTHGATE_LEDGER, or the user data folder)."""

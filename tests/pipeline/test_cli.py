@@ -92,15 +92,15 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 # --- help ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [[], ["init"], ["validate"], ["run"], ["budget"], ["budget", "set"],
+@pytest.mark.parametrize("command", [[], ["init"], ["validate"], ["run"], ["report"], ["budget"], ["budget", "set"],
                                      ["budget", "show"]],
-                         ids=["synthgate", "init", "validate", "run", "budget", "budget-set", "budget-show"])
+                         ids=["synthgate", "init", "validate", "run", "report", "budget", "budget-set", "budget-show"])
 def test_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*command, "--help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Usage: synthgate")
     if not command:
-        for name in ("init", "validate", "run", "budget", "--debug", "--log-json"):
+        for name in ("init", "validate", "run", "report", "budget", "--debug", "--log-json"):
             assert name in out
 
 
@@ -400,6 +400,17 @@ def test_internal_report_is_marked_and_private(released: dict[str, Any]) -> None
     for path in internal.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert not (released["out"] / "release" / "report.html").exists()
+
+
+def test_report_re_renders_the_page_from_report_json(released: dict[str, Any], capsys) -> None:
+    page = released["out"] / "internal" / "report.html"
+    before = page.read_text(encoding="utf-8")
+    page.write_text("stale", encoding="utf-8")
+    assert main(["report", str(released["out"])]) == EXIT_RELEASED
+    assert page.read_text(encoding="utf-8") == before  # the page is a function of report.json alone
+    assert stat.S_IMODE(page.stat().st_mode) == 0o600
+    assert main(["report", str(released["out"] / "internal")]) == EXIT_BAD_INPUT
+    assert "no report.json" in capsys.readouterr().err
 
 
 def test_held_package_is_private(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
