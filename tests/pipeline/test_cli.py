@@ -358,7 +358,7 @@ def test_run_json_prints_exactly_one_object(released: dict[str, Any]) -> None:
 def test_manifest_hashes_match_the_files(released: dict[str, Any]) -> None:
     package = released["out"] / "release"
     manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
-    assert set(manifest["files"]) == {"synthetic.parquet", "synthetic.csv"}
+    assert set(manifest["files"]) == {"synthetic.parquet", "synthetic.csv", "DATASHEET.md", "datasheet.json"}
     for name, entry in manifest["files"].items():
         assert entry["sha256"] == sha256_file(package / name)
         assert entry["bytes"] == (package / name).stat().st_size
@@ -421,6 +421,8 @@ def test_held_package_is_private(tmp_path: Path, capsys: pytest.CaptureFixture[s
     config.write_text(text + "gate:\n  max_tvd_1way_mean: 0.0\n", encoding="utf-8")  # nothing passes: HOLD
     assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 3
     held = tmp_path / "run" / "held"
+    assert {"DATASHEET.md", "datasheet.json"} <= set(json.loads((held / "manifest.json").read_text())["files"])
+    assert "Decision: **HOLD**" in (held / "DATASHEET.md").read_text(encoding="utf-8")
     assert stat.S_IMODE(held.stat().st_mode) == 0o700
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in held.iterdir())
 

@@ -200,7 +200,8 @@ def test_released_run_never_carries_the_sentinel(tmp_path: Path, capsys: pytest.
     names = {p.relative_to(scene.out).as_posix() for p in files}
     package = "release" if code == EXIT_RELEASED else "held"
     assert {f"{package}/synthetic.parquet", f"{package}/synthetic.csv", f"{package}/manifest.json",
-            "internal/report.json", "internal/report.html"} <= names
+            f"{package}/DATASHEET.md", f"{package}/datasheet.json", "internal/report.json",
+            "internal/report.html"} <= names
     assert_no_leak_in_files(files, number=True)
     assert Scene.ledger_files(), "the run wrote no ledger"
     assert_no_leak_in_files(Scene.ledger_files(), number=True)
