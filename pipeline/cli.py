@@ -90,6 +90,43 @@ def validate(config: Path, seed: int) -> None:
 
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the plan on stdout.")
+@click.pass_context
+def plan(ctx: click.Context, config: Path, as_json: bool) -> None:
+    """Dry run: what a run of CONFIG would spend, what the ledger has left, and whether it fits.
+    Reads no data and spends nothing. Exit 0 if it fits, 4 if it does not, 2 on a bad config."""
+    from synthgate.privacy.ledger import default_ledger_path
+
+    from .config import load_config
+    from .dry_run import dry_run
+    from .errors import EXIT_BUDGET
+
+    result = dry_run(load_config(config), ledger_path=ctx.obj.get("ledger") or default_ledger_path())
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+    else:
+        unit = "rho" if result.unit == "rho" else "epsilon"
+        click.echo(f"plan: {result.dataset} ({result.config}), model {result.model}, {result.accounting} accounting; "
+                   f"run budget epsilon={result.budget['epsilon']:g}, delta={result.budget['delta']:g}")
+        click.echo(f"  {'stage':<58} {unit:>10} {'share':>6}")
+        for stage in result.stages:
+            share = stage["amount"] / result.total if result.total else 0.0
+            click.echo(f"  {stage['stage']:<58} {stage['amount']:>10.4g} {share:>6.0%}")
+            for m in stage["measurements"] or []:
+                click.echo(f"    {m['label']:<56} {m['amount']:>10.4g}{' (at most)' if m.get('at_most') else ''}")
+        click.echo(f"  {'total':<58} {result.total:>10.4g}")
+        ledger = result.ledger
+        if "lifetime_epsilon" in ledger:
+            click.echo(f"ledger {ledger['path']}: lifetime epsilon={ledger['lifetime_epsilon']:g} (from "
+                       f"{ledger['lifetime_from']}), spent {ledger['spent_epsilon']:.4g} over {ledger['n_batches']} "
+                       f"batch(es), left {ledger['remaining_epsilon']:.4g}; after this run left "
+                       f"{ledger['remaining_epsilon_after']:.4g}")
+        click.echo(result.reason)
+    ctx.exit(EXIT_RELEASED if result.fits else EXIT_BUDGET)
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Run directory to create.")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Seed for sampling and the holdout split (never the DP noise).")
