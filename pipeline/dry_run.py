@@ -41,6 +41,26 @@ class DryRun:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def text_lines(self) -> list[str]:
+        """The plan for people: a row per stage and per known measurement, the ledger, the verdict."""
+        unit = "rho" if self.unit == "rho" else "epsilon"
+        lines = [f"plan: {self.dataset} ({self.config}), model {self.model}, {self.accounting} accounting; "
+                 f"run budget epsilon={self.budget['epsilon']:g}, delta={self.budget['delta']:g}",
+                 f"  {'stage':<58} {unit:>10} {'share':>6}"]
+        for stage in self.stages:
+            share = stage["amount"] / self.total if self.total else 0.0
+            lines.append(f"  {stage['stage']:<58} {stage['amount']:>10.4g} {share:>6.0%}")
+            lines += [f"    {m['label']:<56} {m['amount']:>10.4g}{' (at most)' if m.get('at_most') else ''}"
+                      for m in stage["measurements"] or []]
+        lines.append(f"  {'total':<58} {self.total:>10.4g}")
+        ledger = self.ledger
+        if "lifetime_epsilon" in ledger:
+            lines.append(f"ledger {ledger['path']}: lifetime epsilon={ledger['lifetime_epsilon']:g} (from "
+                         f"{ledger['lifetime_from']}), spent {ledger['spent_epsilon']:.4g} over {ledger['n_batches']} "
+                         f"batch(es), left {ledger['remaining_epsilon']:.4g}; after this run left "
+                         f"{ledger['remaining_epsilon_after']:.4g}")
+        return [*lines, self.reason]
+
 
 def _stages(config: ReleaseConfig, plan: Any) -> tuple[list[dict[str, Any]], bool]:
     estimated = [c for c in config.attributes if c.is_estimated]

@@ -347,7 +347,11 @@ def test_run_json_prints_exactly_one_object(released: dict[str, Any]) -> None:
     lines = released["stdout"].strip().splitlines()
     assert len(lines) == 1
     result = json.loads(lines[0])
-    assert {"decision", "reasons", "figures", "paths"} <= set(result)
+    # the documented, stable schema (docs/cli.md): exactly these keys
+    assert set(result) == {"schema", "exit_code", "decision", "reasons", "figures", "paths", "release_id", "seed",
+                           "spent", "timings", "warnings"}
+    assert result["schema"] == "synthgate.run/1" and result["exit_code"] == EXIT_RELEASED
+    assert {"epsilon", "delta", "rho", "accounting", "dataset"} <= set(result["spent"])
     assert result["decision"] == "RELEASE" and result["reasons"] == ["every enabled check passed"]
     assert {"tvd_1way_mean", "exact_match_excess", "train_closer_share"} <= set(result["figures"])
     assert Path(result["paths"]["release"]) == released["out"] / "release"
