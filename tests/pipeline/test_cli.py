@@ -151,7 +151,8 @@ def test_init_then_run_each_shared_table(name: str, tmp_path: Path, capsys: pyte
     err = capsys.readouterr().err
     assert code in (EXIT_RELEASED, EXIT_HELD), err
     package = out / ("release" if code == EXIT_RELEASED else "held")
-    assert {p.name for p in package.iterdir()} == {"synthetic.parquet", "manifest.json"}
+    assert {p.name for p in package.iterdir()} == {"synthetic.parquet", "manifest.json", "DATASHEET.md",
+                                                   "datasheet.json"}
     assert (out / "internal" / "report.html").is_file() and (out / "internal" / "report.json").is_file()
     synthetic = pq.read_table(package / "synthetic.parquet")
     assert synthetic.column_names == [c.name for c in config.attributes]
