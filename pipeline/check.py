@@ -34,6 +34,7 @@ from synthgate.privacy.risk.embedding import EmbeddingColumn, embed
 from synthgate.privacy.risk.exact_match import row_ids
 from synthgate.quality.metrics.correlation import correlation_error
 from synthgate.quality.metrics.marginals import MetricError, column_sets, marginal_tvd, mean_max_tvd
+from synthgate.quality.metrics.report_details import report_details
 from synthgate.quality.metrics.tstr import synthetic_predictor, tstr
 
 from .config import ReleaseConfig
@@ -310,6 +311,12 @@ def _exact_figures(inputs: CheckInputs) -> tuple[dict[str, float | None], dict[s
     details["sample_rows"] = {"train": len(inputs.train_sample), "holdout": len(inputs.holdout_sample),
                               "synthetic": len(inputs.synth_sample)}
     details["columns"] = _per_column(inputs)
+    details.update(report_details(  # internal report's plots only; decides nothing
+        train_codes=inputs.train_codes, synth_codes=inputs.synth_codes, sizes=sizes,
+        names=[c.name for c in inputs.codec.codecs],
+        numeric=(_numeric_view(inputs.train_sample, inputs.codec), _numeric_view(synth, inputs.codec), numeric),
+        views=(model_view(synth, inputs.codec), model_view(inputs.train_sample, inputs.codec),
+               model_view(inputs.holdout_sample, inputs.codec)), embedding=embedding, seed=inputs.seed))
     return figures, details
 
 

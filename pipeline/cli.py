@@ -1,5 +1,6 @@
 """The `synthgate` command line. Exit codes: 0 released, 1 internal error, 2 bad config or input,
-3 held by the gate, 4 budget exhausted. Errors are one line on stderr; --debug adds the traceback."""
+3 held by the gate, 4 budget exhausted, 5 mixed outcomes in a batch (docs/cli.md). Errors are one line
+on stderr; --debug adds the traceback."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ __all__ = ["main", "cli"]
 
 log = logging.getLogger("synthgate.cli")
 
+RUN_SCHEMA = "synthgate.run/1"  # `run --json` with one CONFIG; docs/cli.md lists its keys (pinned by a test)
+
 
 class _Progress:
     """Rows done per stage, logged at most every few seconds so unattended logs stay short."""
@@ -41,16 +44,21 @@ class _Progress:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
-@click.option("--log-json", is_flag=True, help="Log JSON lines to stderr (for schedulers).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Logs on stderr: lines for people, or one JSON object per line (for schedulers).")
+@click.option("--log-json", is_flag=True, help="Same as --log-format json.")
 @click.option("--ledger", "ledger_path", type=str, default=None,
               help="Budget ledger: a SQLite file, or postgresql://user@host:port/db (password from PGPASSWORD "
                    "or ~/.pgpass). Default: $SYNTHGATE_LEDGER, else the user data folder.")
 @click.version_option(package_name="synthgate")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool, log_json: bool, ledger_path: str | None) -> None:
-    """synthgate: differentially private synthetic data, released only through a gate."""
+def cli(ctx: click.Context, debug: bool, log_format: str, log_json: bool, ledger_path: str | None) -> None:
+    """synthgate: differentially private synthetic data, released only through a gate.
+
+    Exit codes: 0 released (or: fits), 1 internal error, 2 bad config or input, 3 held by the gate,
+    4 budget exhausted, 5 mixed outcomes in a batch of several configs. Never prompts."""
     ctx.obj = {"debug": debug, "ledger": ledger_path}
-    configure_logging(json_lines=log_json, verbose=debug)
+    configure_logging(json_lines=log_json or log_format == "json", verbose=debug)
 
 
 def _ledger(ctx: click.Context) -> Any:
@@ -95,26 +103,60 @@ def validate(config: Path) -> None:
 
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Run directory to create.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the plan on stdout.")
+@click.pass_context
+def plan(ctx: click.Context, config: Path, as_json: bool) -> None:
+    """Dry run: what a run of CONFIG would spend, what the ledger has left, and whether it fits.
+    Reads no data and spends nothing. Exit 0 if it fits, 4 if it does not, 2 on a bad config."""
+    from synthgate.privacy.ledger import default_ledger_path
+
+    from .config import load_config
+    from .dry_run import dry_run
+    from .errors import EXIT_BUDGET
+
+    result = dry_run(load_config(config), ledger_path=ctx.obj.get("ledger") or default_ledger_path())
+    click.echo(json.dumps(result.to_json()) if as_json else "\n".join(result.text_lines()))
+    ctx.exit(EXIT_RELEASED if result.fits else EXIT_BUDGET)
+
+
+@cli.command()
+@click.argument("configs", metavar="CONFIG...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="Run directory to create; with several CONFIGs, the folder that gets one run directory per config.")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Seed for sampling and the holdout split (never the DP noise).")
 @click.option("--csv/--no-csv", "csv", default=None, help="Also write synthetic.csv (default: from config).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the outcome on stdout.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object with the outcome on stdout (schema: docs/cli.md).")
 @click.option("--batch-id", default=None,
-              help="Idempotency key for schedulers: a batch id is spent once in the ledger (default: a new one).")
+              help="Idempotency key for schedulers: a batch id is spent once in the ledger (default: a new one); "
+                   "with several CONFIGs each gets <batch-id>-<config name>.")
 @click.pass_context
-def run(ctx: click.Context, config: Path, out: Path, seed: int | None, csv: bool | None, as_json: bool,
+def run(ctx: click.Context, configs: tuple[Path, ...], out: Path, seed: int | None, csv: bool | None, as_json: bool,
         batch_id: str | None) -> None:
-    """Run a release of CONFIG into the new directory OUT, charged to the budget ledger."""
+    """Run a release of CONFIG into the new directory OUT, charged to the budget ledger.
+
+    With several CONFIGs (e.g. configs/*.yaml), runs each in turn into OUT/<config name>, carries on past
+    a failure, prints a summary and exits 0 if all were released, the shared code if all ended alike,
+    else 5 (mixed)."""
     from .config import load_config
+    from .publish import to_json_text
     from .run import run_release
 
-    result = run_release(load_config(config), out=out, ledger=_ledger(ctx), seed=seed, csv=csv,
-                         batch_id=batch_id, progress=_Progress())
-    if as_json:
-        from .publish import to_json_text
+    def run_one(config: Path, target: Path, item_batch_id: str | None) -> Any:
+        return run_release(load_config(config), out=target, ledger=_ledger(ctx), seed=seed, csv=csv,
+                           batch_id=item_batch_id, progress=_Progress())
 
-        click.echo(to_json_text(result.to_json()))
+    if len(configs) > 1:
+        from .batch import run_batch
+
+        outcome = run_batch(configs, out=out, run_one=run_one, batch_id=batch_id)
+        click.echo(to_json_text(outcome.to_json()) if as_json else "\n".join(outcome.summary_lines()))
+        ctx.exit(outcome.exit_code)
+    result = run_one(configs[0], out, batch_id)
+    code = EXIT_RELEASED if result.released else EXIT_HELD
+    if as_json:
+        click.echo(to_json_text({"schema": RUN_SCHEMA, "exit_code": code, **result.to_json()}))
     else:
         click.echo(f"{result.decision}: {result.release_id}")
         for reason in result.reasons:
@@ -125,7 +167,7 @@ def run(ctx: click.Context, config: Path, out: Path, seed: int | None, csv: bool
                    f"{result.spent['accounting']})")
         for name, path in result.paths.items():
             click.echo(f"  {name}: {path}")
-    ctx.exit(EXIT_RELEASED if result.released else EXIT_HELD)
+    ctx.exit(code)
 
 
 @cli.command()
@@ -140,6 +182,21 @@ def replay(run_dir: Path, out: Path) -> None:
                f"manifest {result.expected_sha256[:16]}…)")
     if not result.identical:
         raise click.exceptions.Exit(EXIT_INTERNAL)
+
+
+@cli.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser afterwards.")
+def report(run_dir: Path, open_browser: bool) -> None:
+    """Re-render RUN/internal/report.html from RUN/internal/report.json (no data, no spend)."""
+    from .rerender import rerender_report
+
+    path = rerender_report(run_dir)
+    click.echo(f"wrote {path}")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
 
 
 @cli.group()
@@ -200,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: maps our errors to exit codes and one-line messages."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
-    log_json = "--log-json" in args
+    log_json = _wants_json_logs(args)
     try:
         code = cli.main(args=args, prog_name="synthgate", standalone_mode=False)
     except SynthgateError as exc:
@@ -223,6 +280,15 @@ def main(argv: list[str] | None = None) -> int:
         _report_error(message, message, EXIT_INTERNAL, log_json=log_json)
         return EXIT_INTERNAL
     return int(code) if isinstance(code, int) else EXIT_RELEASED
+
+
+def _wants_json_logs(args: list[str]) -> bool:
+    """--log-json, --log-format json or --log-format=json before the command (known before click parses)."""
+    for i, arg in enumerate(args):
+        if arg == "--log-json" or arg == "--log-format=json" or (
+                arg == "--log-format" and i + 1 < len(args) and args[i + 1] == "json"):
+            return True
+    return False
 
 
 def _report_error(text: str, event: str, exit_code: int, *, log_json: bool) -> None:

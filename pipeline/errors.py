@@ -11,6 +11,7 @@ from synthgate.privacy.errors import (
     EXIT_BUDGET,
     EXIT_HELD,
     EXIT_INTERNAL,
+    EXIT_MIXED,
     EXIT_RELEASED,
     BudgetExceededError,
     ConfigError,
@@ -21,4 +22,4 @@ from synthgate.privacy.errors import (
 )
 
 __all__ = ["SynthgateError", "ConfigError", "InputError", "ContractError", "OutputError", "BudgetExceededError",
-           "EXIT_RELEASED", "EXIT_INTERNAL", "EXIT_BAD_INPUT", "EXIT_HELD", "EXIT_BUDGET"]
+           "EXIT_RELEASED", "EXIT_INTERNAL", "EXIT_BAD_INPUT", "EXIT_HELD", "EXIT_BUDGET", "EXIT_MIXED"]

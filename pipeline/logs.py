@@ -10,7 +10,7 @@ from typing import Any
 
 __all__ = ["configure_logging", "event"]
 
-_FIELDS = ("stage", "dataset", "release_id", "rows", "seconds", "epsilon_spent", "decision", "n_removed")
+_FIELDS = ("stage", "dataset", "release_id", "rows", "seconds", "epsilon_spent", "decision", "n_removed", "exit_code")
 
 
 class _JsonFormatter(logging.Formatter):

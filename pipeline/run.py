@@ -31,6 +31,7 @@ from synthgate.quality.contract import ContractValidator, failures as contract_f
 from .check import CheckInputs, Checked, run_checks
 from .config import ReleaseConfig
 from .config import _format_from_suffix as format_from_suffix
+from .datasheet import write_datasheet
 from .encode import NumericCodec, TableCodec, codec_from_spec
 from .errors import ContractError, InputError, OutputError
 from .gate import Decision, gate
@@ -397,6 +398,8 @@ def _publish(staging: Staging, folder: str, config: ReleaseConfig, codec: TableC
     manifest = build_manifest(config=config, codec=codec, model=model, accountant=accountant, decision=decision,
                               n_rows=n_rows, seed=seed, release_id=release_id, files=files, lifetime=lifetime,
                               measurements_hash=measurements_hash, warnings=warnings)
+    manifest["files"].update(write_datasheet(package, manifest=manifest, checks=decision.published_checks(),
+                                             config=config))  # DATASHEET.md, datasheet.json: DP figures only
     staging.write_json("package/manifest.json", manifest)
     report = build_report(config=config, codec=codec, model=model, accountant=accountant, plan=plan,
                           decision=decision, checked=checked, estimated=estimated,

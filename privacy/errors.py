@@ -17,6 +17,7 @@ __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_HELD",
     "EXIT_BUDGET",
+    "EXIT_MIXED",
 ]
 
 EXIT_RELEASED = 0
@@ -24,6 +25,7 @@ EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_HELD = 3
 EXIT_BUDGET = 4
+EXIT_MIXED = 5  # a batch of several configs whose runs ended differently (pipeline/batch.py)
 
 
 class SynthgateError(Exception):

@@ -1,4 +1,9 @@
-"""Render the internal report as one self-contained HTML page (prints cleanly to PDF)."""
+"""Render the internal report as one self-contained HTML page (prints cleanly to PDF).
+
+Self-contained: inline CSS, plots as inline SVG (matplotlib), no script, and a Content-Security-Policy
+that blocks any request leaving the file. Rendered from report.json alone, so `synthgate report RUN`
+can re-render it later without the data.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +11,15 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from .view import build_view
+
 __all__ = ["render_html"]
 
 _ENV = Environment(loader=PackageLoader("synthgate.quality.report", "templates"),
                    autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
 
 
-def _number(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)
-
-
-_ENV.filters["num"] = _number
-
-
 def render_html(report: dict[str, Any]) -> str:
-    """Every value is escaped by Jinja's autoescape; the report holds no raw records to begin with."""
-    return _ENV.get_template("report.html").render(r=report)
+    """Every value is escaped by Jinja's autoescape, and matplotlib escapes the text in its SVG;
+    the report holds no raw records to begin with."""
+    return _ENV.get_template("report.html").render(r=report, v=build_view(report))

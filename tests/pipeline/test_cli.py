@@ -98,15 +98,15 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 # --- help ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [[], ["init"], ["validate"], ["run"], ["budget"], ["budget", "set"],
+@pytest.mark.parametrize("command", [[], ["init"], ["validate"], ["run"], ["report"], ["budget"], ["budget", "set"],
                                      ["budget", "show"]],
-                         ids=["synthgate", "init", "validate", "run", "budget", "budget-set", "budget-show"])
+                         ids=["synthgate", "init", "validate", "run", "report", "budget", "budget-set", "budget-show"])
 def test_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*command, "--help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Usage: synthgate")
     if not command:
-        for name in ("init", "validate", "run", "budget", "--debug", "--log-json"):
+        for name in ("init", "validate", "run", "report", "budget", "--debug", "--log-json"):
             assert name in out
 
 
@@ -157,7 +157,8 @@ def test_init_then_run_each_shared_table(name: str, tmp_path: Path, capsys: pyte
     err = capsys.readouterr().err
     assert code in (EXIT_RELEASED, EXIT_HELD), err
     package = out / ("release" if code == EXIT_RELEASED else "held")
-    assert {p.name for p in package.iterdir()} == {"synthetic.parquet", "manifest.json"}
+    assert {p.name for p in package.iterdir()} == {"synthetic.parquet", "manifest.json", "DATASHEET.md",
+                                                   "datasheet.json"}
     assert (out / "internal" / "report.html").is_file() and (out / "internal" / "report.json").is_file()
     synthetic = pq.read_table(package / "synthetic.parquet")
     assert synthetic.column_names == [c.name for c in config.attributes]
@@ -350,7 +351,11 @@ def test_run_json_prints_exactly_one_object(released: dict[str, Any]) -> None:
     lines = released["stdout"].strip().splitlines()
     assert len(lines) == 1
     result = json.loads(lines[0])
-    assert {"decision", "reasons", "figures", "paths"} <= set(result)
+    # the documented, stable schema (docs/cli.md): exactly these keys
+    assert set(result) == {"schema", "exit_code", "decision", "reasons", "figures", "paths", "release_id", "seed",
+                           "spent", "timings", "warnings"}
+    assert result["schema"] == "synthgate.run/1" and result["exit_code"] == EXIT_RELEASED
+    assert {"epsilon", "delta", "rho", "accounting", "dataset"} <= set(result["spent"])
     assert result["decision"] == "RELEASE" and result["reasons"] == ["every deciding check passed"]
     assert result["figures"] == {}, "every gate check is off, so nothing was measured for the gate"
     assert Path(result["paths"]["release"]) == released["out"] / "release"
@@ -361,7 +366,7 @@ def test_run_json_prints_exactly_one_object(released: dict[str, Any]) -> None:
 def test_manifest_hashes_match_the_files(released: dict[str, Any]) -> None:
     package = released["out"] / "release"
     manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
-    assert set(manifest["files"]) == {"synthetic.parquet", "synthetic.csv"}
+    assert set(manifest["files"]) == {"synthetic.parquet", "synthetic.csv", "DATASHEET.md", "datasheet.json"}
     for name, entry in manifest["files"].items():
         assert entry["sha256"] == sha256_file(package / name)
         assert entry["bytes"] == (package / name).stat().st_size
@@ -405,12 +410,25 @@ def test_internal_report_is_marked_and_private(released: dict[str, Any]) -> None
     assert not (released["out"] / "release" / "report.html").exists()
 
 
+def test_report_re_renders_the_page_from_report_json(released: dict[str, Any], capsys) -> None:
+    page = released["out"] / "internal" / "report.html"
+    before = page.read_text(encoding="utf-8")
+    page.write_text("stale", encoding="utf-8")
+    assert main(["report", str(released["out"])]) == EXIT_RELEASED
+    assert page.read_text(encoding="utf-8") == before  # the page is a function of report.json alone
+    assert stat.S_IMODE(page.stat().st_mode) == 0o600
+    assert main(["report", str(released["out"] / "internal")]) == EXIT_BAD_INPUT
+    assert "no report.json" in capsys.readouterr().err
+
+
 def test_held_package_is_private(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "toy.csv"
     make_table(800).to_csv(source, index=False)
     config = write_config(tmp_path, source, gate=GATE_MUST_HOLD, privacy=PRIVACY_LARGE)
     assert main(["run", str(config), "--out", str(tmp_path / "run")]) == 3
     held = tmp_path / "run" / "held"
+    assert {"DATASHEET.md", "datasheet.json"} <= set(json.loads((held / "manifest.json").read_text())["files"])
+    assert "Decision: **HOLD**" in (held / "DATASHEET.md").read_text(encoding="utf-8")
     assert stat.S_IMODE(held.stat().st_mode) == 0o700
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in held.iterdir())
 

@@ -200,7 +200,8 @@ def test_released_run_never_carries_the_sentinel(tmp_path: Path, capsys: pytest.
     names = {p.relative_to(scene.out).as_posix() for p in files}
     package = "release" if code == EXIT_RELEASED else "held"
     assert {f"{package}/synthetic.parquet", f"{package}/synthetic.csv", f"{package}/manifest.json",
-            "internal/report.json", "internal/report.html"} <= names
+            f"{package}/DATASHEET.md", f"{package}/datasheet.json", "internal/report.json",
+            "internal/report.html"} <= names
     assert_no_leak_in_files(files, number=True)
     assert Scene.ledger_files(), "the run wrote no ledger"
     assert_no_leak_in_files(Scene.ledger_files(), number=True)
@@ -209,6 +210,15 @@ def test_released_run_never_carries_the_sentinel(tmp_path: Path, capsys: pytest.
     assert_not_in_text("987654", out, err, *caught, *logs.texts())
     if "--log-json" in flags:
         assert err.strip() and all(json.loads(line) for line in err.strip().splitlines())
+
+    # The report's plots (column labels, pair heatmaps, distance histograms) were drawn, so the search
+    # above covered them; re-rendering the page from report.json (`synthgate report`) adds nothing either.
+    html = (scene.out / "internal" / "report.html").read_text(encoding="utf-8")
+    assert html.count("<svg") >= len(COLUMNS) - 1 and "segment" in html
+    code, out, err, caught = scene.invoke([*flags, "report", str(scene.out)], capsys)
+    assert code == 0, err
+    assert_no_leak_in_files(scene.files(), number=True)
+    assert_not_in_text(SENTINEL, out, err, *caught, *logs.texts())
 
     # The one-row category was merged into "other", not released; the common ones were released.
     manifest = json.loads((scene.out / package / "manifest.json").read_text(encoding="utf-8"))
