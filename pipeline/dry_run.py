@@ -14,6 +14,7 @@ from typing import Any
 
 from synthgate.privacy.accountant import Accountant, Budget
 from synthgate.privacy.ledger import BatchAmounts, Ledger, compose_epsilon
+from synthgate.privacy.ledger_store import is_url
 
 from .config import ReleaseConfig
 from .plan import plan_budget
@@ -77,10 +78,13 @@ def _stages(config: ReleaseConfig, plan: Any) -> tuple[list[dict[str, Any]], boo
         # model, some of it adaptively under DP: only the stage total is known before the run.
         stages.append({"stage": f"model ({config.model.kind}: 1-way, structure selection, 2-/3-way)",
                        "amount": plan.model_cost, "measurements": None})
+    gate = [{"label": f"gate:{name}", "amount": cost, "at_most": False} for name, cost in plan.gate_costs.items()]
+    if gate:
+        stages.append({"stage": "gate (DP release checks)", "amount": plan.gate_cost, "measurements": gate})
     return stages, plan.model_cost == 0
 
 
-def dry_run(config: ReleaseConfig, *, ledger_path: Path) -> DryRun:
+def dry_run(config: ReleaseConfig, *, ledger_path: str | Path) -> DryRun:
     """Plan CONFIG's run against the ledger at `ledger_path`; spends nothing, reads no data."""
     budget = Budget(config.privacy.epsilon, config.privacy.delta)
     plan = plan_budget(config, Accountant(budget))
@@ -89,7 +93,9 @@ def dry_run(config: ReleaseConfig, *, ledger_path: Path) -> DryRun:
     lifetime: tuple[float, float] | None = None
     counted: list[BatchAmounts] = []
     source = "config"
-    if ledger_path.exists() and config.dataset in (ledger := Ledger(ledger_path)).datasets():
+    # a SQLite ledger that does not exist yet is not created by a plan; a PostgreSQL one is looked up
+    exists = is_url(ledger_path) or Path(ledger_path).exists()
+    if exists and config.dataset in (ledger := Ledger(ledger_path)).datasets():
         status = ledger.show(config.dataset)
         lifetime, source = (status.lifetime_epsilon, status.lifetime_delta), "ledger"
         counted = [BatchAmounts(b.rho, b.rho_gaussian, b.epsilon_pure, b.delta_approx)

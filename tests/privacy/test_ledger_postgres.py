@@ -100,3 +100,16 @@ def test_bad_ledger_urls_are_one_clear_line(problem: str, postgres_url: str, pos
     expected = {"password-in-url": "carries a password", "unreachable": "cannot be reached",
                 "no-database": "does not exist"}[problem]
     assert expected in err
+
+
+def test_plan_reads_a_postgres_ledger(postgres_url: str, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`synthgate plan --ledger postgresql://...`: what the dataset has left comes from the server."""
+    from pathlib import Path
+
+    Ledger(postgres_url).set_lifetime("health_insurance", epsilon=3.0, delta=1e-5)
+    config = Path(__file__).resolve().parents[2] / "configs" / "health_insurance.yaml"
+    assert main(["--ledger", postgres_url, "plan", str(config), "--json"]) == 0
+    import json
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["ledger"]["lifetime_from"] == "ledger" and result["fits"] is True
