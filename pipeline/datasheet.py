@@ -17,7 +17,8 @@ from .publish import sha256_file, to_json_text
 __all__ = ["build_datasheet", "render_datasheet", "write_datasheet", "DATASHEET_FILES"]
 
 DATASHEET_FILES = ("DATASHEET.md", "datasheet.json")
-_PUBLIC_CHECK_KEYS = ("name", "value", "threshold", "direction", "passed", "description", "sensitivity")
+_PUBLIC_CHECK_KEYS = ("name", "value", "stddev", "limit", "threshold", "direction", "passed", "failing_columns",
+                      "description", "sensitivity")
 
 _KEEPS = {
     "schema": "only the public types and domains of the config: no statistic of the data at all",
@@ -120,6 +121,8 @@ def render_datasheet(sheet: dict[str, Any]) -> str:
         lines += ["| check | DP value | threshold | result |", "| --- | --- | --- | --- |"]
         for c in g["dp_checks"]:
             value = "—" if c.get("value") is None else f"{c['value']:.4g}"
+            if c.get("value") is not None and c.get("stddev"):
+                value += f" ± {c['stddev']:.2g}"
             sign = "≤" if c.get("direction") == "max" else "≥"
             threshold = "—" if c.get("threshold") is None else f"{sign} {c['threshold']:g}"
             verdict = {True: "pass", False: "FAIL"}.get(c.get("passed"), "not checked")
