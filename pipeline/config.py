@@ -564,6 +564,8 @@ def _category_text(value: Any) -> str:
 
 
 def _format_from_suffix(path: Path) -> str:
+    if path.is_dir():  # a Parquet dataset: a folder of Parquet files, hive partitions allowed
+        return "parquet"
     name = path.name.lower()
     if name.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
         return "csv"

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .config import ColumnSpec, ReleaseConfig
@@ -63,8 +64,10 @@ def read_header(path: Path, fmt: str) -> list[str]:
     """Column names of the source, without reading its rows."""
     if fmt == "sql":
         return path.header()  # type: ignore[attr-defined, no-any-return]  # a SqlSource
-    _check_readable(path)
+    _check_readable(path, fmt)
     try:
+        if fmt == "parquet" and path.is_dir():
+            return list(_parquet_dataset(path).schema.names)
         if fmt == "parquet":
             return list(pq.ParquetFile(path).schema_arrow.names)
         reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16),
@@ -225,6 +228,10 @@ def _iter_raw(path: Path, fmt: str, wanted: list[str], header: Sequence[str] = (
         yield from path.iter_record_batches(wanted)  # type: ignore[attr-defined]
         return
     try:
+        if fmt == "parquet" and path.is_dir():  # files in a stable (sorted) order, so both passes agree
+            yield from _parquet_dataset(path).to_batches(columns=wanted, batch_size=PARQUET_BATCH_ROWS,
+                                                         use_threads=False)
+            return
         if fmt == "parquet":
             yield from pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=wanted)
             return
@@ -243,9 +250,19 @@ def _iter_raw(path: Path, fmt: str, wanted: list[str], header: Sequence[str] = (
         raise InputError(f"{path}: cannot read the table ({_arrow_reason(exc, header)})") from None
 
 
-def _check_readable(path: Path) -> None:
+def _parquet_dataset(path: Path) -> ds.Dataset:
+    """A folder of Parquet files as one table; `key=value` folder names become (partition) columns."""
+    files = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (".parquet", ".pq"))
+    return ds.dataset(files, format="parquet", partitioning="hive", partition_base_dir=str(path))
+
+
+def _check_readable(path: Path, fmt: str = "csv") -> None:
     if not path.exists():
         raise InputError(f"{path}: input file not found; check source.path in the config")
+    if path.is_dir() and fmt == "parquet":
+        if not any(path.rglob("*.parquet")) and not any(path.rglob("*.pq")):
+            raise InputError(f"{path}: the folder holds no Parquet file")
+        return
     if not path.is_file():
         raise InputError(f"{path}: input is not a regular file")
     if path.stat().st_size == 0:
