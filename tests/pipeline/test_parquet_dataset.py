@@ -8,26 +8,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
+from services.configs import shipped_config
 from synthgate.pipeline.cli import main
 from synthgate.pipeline.errors import EXIT_BAD_INPUT, EXIT_RELEASED
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = (ROOT / "../shared/datasets/health_insurance.csv").resolve()
-GATE_OFF = {name: None for name in ("max_exact_match_excess", "max_near_match_excess", "max_tvd_1way_mean",
-                                    "max_tvd_2way_mean", "max_clamped_share", "max_other_share")}
 
 
 def _config(tmp_path: Path, source: str) -> Path:
-    raw = yaml.safe_load((ROOT / "configs" / "health_insurance.yaml").read_text(encoding="utf-8"))
-    raw["source"] = {"path": source}
-    raw["privacy"]["lifetime_epsilon"] = 100.0
-    raw["gate"] = GATE_OFF
-    raw["utility"]["sample_rows"] = 500
-    path = tmp_path / "release.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-    return path
+    return shipped_config("health_insurance", tmp_path, source={"path": source})
 
 
 def test_a_hive_partitioned_parquet_folder_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
