@@ -1,0 +1,166 @@
+"""Scale: a whole release at 1M, 3M and 10M rows against the physical floor, and from other sources.
+
+Run from the repository root:
+
+    .venv/bin/python -m bench.scale [--rows 1000000,3000000,10000000] [--repeats 1] [--sources csv,parquet-dir]
+
+The input is the shared fertility table resampled *with replacement* to each size (seeded; written
+once to bench/.work/scale as CSV and as a hive-partitioned Parquet folder). For every size, a fresh
+subprocess runs `synthgate run` with the table's reviewed config at epsilon 1 (default model) and,
+before it, the floor: one multi-threaded pyarrow read of the CSV plus one Parquet write of the same
+table. Reported per size: wall time of the run and of the floor (their ratio is the target, <= 3),
+peak RSS of the run's process, rows per second per stage, and the linear fit of time against rows
+(slope and intercept). Writes bench/scale/results.json and results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench._common import REPO, fmt, machine_info, median, render_table
+
+WORK = REPO / "bench" / ".work" / "scale"
+OUT = REPO / "bench" / "scale"
+STAGES = ("load_validate", "domains", "encode", "fit", "sample", "check", "publish")
+
+
+def make_input(n_rows: int) -> tuple[Path, Path]:
+    """fertility resampled with replacement to n_rows, as CSV and as a Parquet folder (made once)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    csv, folder = WORK / f"fertility_{n_rows}.csv", WORK / f"fertility_{n_rows}_parquet"
+    if csv.exists() and folder.exists():
+        return csv, folder
+    WORK.mkdir(parents=True, exist_ok=True)
+    source = pacsv.read_csv((REPO / "../shared/datasets/fertility.csv").resolve())
+    rows = np.random.default_rng(n_rows).integers(0, source.num_rows, n_rows)
+    table = source.take(pa.array(rows))
+    pacsv.write_csv(table, csv)
+    bucket = pc.cast(pc.bit_wise_and(pa.array(np.arange(n_rows)), 7), pa.string())
+    pq.write_to_dataset(table.append_column("part", bucket), folder, partition_cols=["part"])
+    return csv, folder
+
+
+_WORKER = r"""
+import json, resource, sys, time
+from pathlib import Path
+import pyarrow.csv as pacsv, pyarrow.parquet as pq
+from synthgate.pipeline.config import config_from_mapping, parse_yaml
+from synthgate.pipeline.run import run_release
+from synthgate.privacy.ledger import Ledger
+
+source, kind, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+floor = {}
+if kind == "csv":
+    start = time.perf_counter(); table = pacsv.read_csv(source); floor["read"] = time.perf_counter() - start
+    start = time.perf_counter(); pq.write_table(table, out.parent / "floor.parquet")
+    floor["write"] = time.perf_counter() - start
+    del table
+raw = parse_yaml(Path(sys.argv[4]).read_text())
+raw["source"] = {"path": str(source)}
+raw["privacy"]["lifetime_epsilon"] = 1000.0
+if kind != "csv":
+    raw["columns"]["part"] = {"role": "identifier"}
+config = config_from_mapping(raw, path=Path(sys.argv[4]))
+start = time.perf_counter()
+result = run_release(config, out=out, ledger=Ledger(out.parent / "ledger.sqlite"), seed=1)
+wall = time.perf_counter() - start
+print(json.dumps({"wall": wall, "timings": result.timings, "decision": result.decision, "floor": floor,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run_one(n_rows: int, kind: str, repeat: int) -> dict[str, Any]:
+    import shutil
+
+    csv, folder = make_input(n_rows)
+    scratch = WORK / f"run_{n_rows}_{kind}_{repeat}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    source = csv if kind == "csv" else folder
+    proc = subprocess.run([sys.executable, "-c", _WORKER, str(source), kind, str(scratch / "run"),
+                           str(REPO / "configs" / "fertility.yaml")], capture_output=True, text=True, timeout=7200,
+                          env={"GX_ANALYTICS_ENABLED": "False", "PATH": "/usr/bin:/bin"})
+    shutil.rmtree(scratch, ignore_errors=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench.scale: the run at {n_rows:,} rows ({kind}) failed:\n{proc.stderr[-2000:]}")
+    return {"rows": n_rows, "source": kind, "repeat": repeat, **json.loads(proc.stdout.strip().splitlines()[-1])}
+
+
+def _fit(points: list[tuple[int, float]]) -> tuple[float, float] | None:
+    if len(points) < 2:
+        return None
+    import numpy as np
+
+    slope, intercept = np.polyfit([p[0] for p in points], [p[1] for p in points], 1)
+    return float(slope), float(intercept)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", default="1000000,3000000,10000000")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--sources", default="csv,parquet-dir")
+    args = parser.parse_args(argv)
+    sizes = [int(x) for x in args.rows.split(",") if x]
+    runs = []
+    for n_rows in sizes:
+        for kind in [s for s in args.sources.split(",") if s]:
+            for repeat in range(args.repeats):
+                started = time.perf_counter()
+                runs.append(run_one(n_rows, kind, repeat))
+                print(f"{n_rows:>11,} {kind:<12} run {runs[-1]['wall']:.1f} s "
+                      f"(bench {time.perf_counter() - started:.0f} s)", flush=True)
+    summary = []
+    for n_rows in sizes:
+        for kind in {r["source"] for r in runs}:
+            mine = [r for r in runs if r["rows"] == n_rows and r["source"] == kind]
+            if not mine:
+                continue
+            wall = median([r["wall"] for r in mine])
+            floors = [r["floor"]["read"] + r["floor"]["write"] for r in mine if r["floor"]]
+            floor = median(floors) if floors else None
+            summary.append({
+                "rows": n_rows, "source": kind, "wall_s": wall, "floor_s": floor,
+                "ratio_to_floor": wall / floor if floor else None,
+                "peak_rss_mb": median([r["peak_rss_mb"] for r in mine]),
+                "rows_per_s": {s: n_rows / median([r["timings"].get(s, 0.0) or 1e-9 for r in mine]) for s in STAGES},
+                "decisions": sorted({r["decision"] for r in mine}),
+            })
+    fits = {kind: _fit([(s["rows"], s["wall_s"]) for s in summary if s["source"] == kind])
+            for kind in {s["source"] for s in summary}}
+    OUT.mkdir(parents=True, exist_ok=True)
+    payload = {"machine": machine_info(), "settings": vars(args), "runs": runs, "summary": summary,
+               "linear_fit_seconds": {k: ({"slope_s_per_million_rows": v[0] * 1e6, "intercept_s": v[1]} if v else None)
+                                      for k, v in fits.items()}}
+    (OUT / "results.json").write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
+    rows = [[f"{s['rows']:,}", s["source"], fmt(s["wall_s"]), fmt(s["floor_s"]), fmt(s["ratio_to_floor"]),
+             fmt(s["peak_rss_mb"]), " ".join(f"{k[:4]}={v / 1e6:.2g}M" for k, v in s["rows_per_s"].items())]
+            for s in summary]
+    table = render_table(["rows", "source", "run s", "floor s", "ratio", "peak RSS MB", "rows/s per stage"], rows)
+    lines = ["# bench.scale: a whole release against one read + one write", "",
+             f"`.venv/bin/python -m bench.scale --rows {args.rows} --repeats {args.repeats} --sources {args.sources}`",
+             "", "Input: the shared fertility table resampled with replacement to each size (seeded). Floor: one "
+             "multi-threaded pyarrow CSV read + one Parquet write of the same table, in the same process just "
+             "before the run. Target: run <= 3x floor, peak RSS <= 2 GB.", "", table, "",
+             "Linear fit of run time against rows: " + "; ".join(
+                 f"{k}: {v['slope_s_per_million_rows']:.2f} s per million rows + {v['intercept_s']:.1f} s"
+                 for k, v in payload["linear_fit_seconds"].items() if v), "",
+             f"Machine: {payload['machine']}", ""]
+    (OUT / "results.md").write_text("\n".join(lines), encoding="utf-8")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
