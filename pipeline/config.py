@@ -60,6 +60,11 @@ class ColumnSpec(_Strict):
     categories: tuple[str, ...] | Estimate | None = None
     nulls: bool = False
     bins: Annotated[int, Field(ge=1, le=4096)] | None = None
+    # identifier and unit columns only: a fabricated stand-in in the synthetic table, made by Faker
+    # from the sampling seed alone (the real column is never read)
+    fake: Literal["name", "email", "phone", "ssn", "uuid", "address", "pattern"] | None = None
+    pattern: Annotated[str, Field(min_length=1, max_length=200)] | None = None  # with fake: pattern; '#' = digit
+    locale: Annotated[str, Field(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")] | None = None
 
     @field_validator("categories", mode="before")
     @classmethod
@@ -83,7 +88,15 @@ class ColumnSpec(_Strict):
         if self.role != "attribute":
             if self.bounds is not None or self.categories is not None:
                 raise ValueError(f"a {self.role} column is dropped at load: give it no bounds or categories")
+            if (self.fake == "pattern") != (self.pattern is not None):
+                raise ValueError("'pattern' goes with fake: pattern (and fake: pattern needs a pattern)")
+            if self.pattern is not None and "#" not in self.pattern:
+                raise ValueError("'pattern' needs at least one '#' (a random digit)")
+            if self.locale is not None and self.fake is None:
+                raise ValueError("'locale' goes with 'fake'")
             return self
+        if self.fake is not None or self.pattern is not None or self.locale is not None:
+            raise ValueError("'fake', 'pattern' and 'locale' are for role: identifier or unit columns only")
         if self.type is None:
             raise ValueError("'type' is required (one of " + ", ".join(COLUMN_TYPES) + ")")
         if self.type == "categorical":
@@ -322,6 +335,11 @@ class ReleaseConfig(_Strict):
     def identifiers(self) -> tuple[str, ...]:
         """Columns never parsed as data nor released: identifiers, and the unit column."""
         return tuple(c.name for c in self.columns if c.role != "attribute")
+
+    @property
+    def fabricated(self) -> tuple[ColumnSpec, ...]:
+        """Identifier or unit columns the synthetic table carries as fabricated stand-ins (`fake:`)."""
+        return tuple(c for c in self.columns if c.role != "attribute" and c.fake is not None)
 
     @property
     def unit_column(self) -> str | None:

@@ -72,6 +72,12 @@ def build_datasheet(manifest: dict[str, Any], checks: list[dict[str, Any]], conf
         "columns": [{"name": name, "type": domain.get("type"),
                      "domain_source": "dp-estimate" if name in estimated else "config", "domain": domain}
                     for name, domain in manifest["schema"].items()],
+        "fabricated_columns": [
+            {"name": f["name"], "kind": f["kind"] if f["kind"] != "pattern" else f"pattern {f['pattern']}",
+             "note": ("fabricated: made by Faker from the sampling seed alone, never from the real column; "
+                      + ("a fresh id per synthetic row (the model releases rows, not people)" if f.get("unit")
+                         else "carries no information about anyone"))}
+            for f in manifest.get("fabricated", [])],
         "gate": {"decision": manifest["decision"], "dp_checks": dp_checks, "non_dp_checks_left_out": n_left_out,
                  "decision_inside_dp_guarantee": not decided_outside},
         "uses": {
@@ -114,6 +120,8 @@ def render_datasheet(sheet: dict[str, Any]) -> str:
               "| column | type | public domain | domain from |", "| --- | --- | --- | --- |"]
     lines += [f"| {_cell(c['name'])} | {c['type']} | {_cell(_domain(c['domain']))} | {c['domain_source']} |"
               for c in sheet["columns"]]
+    for f in sheet["fabricated_columns"]:
+        lines.append(f"| {_cell(f['name'])} | {_cell(f['kind'])} (fabricated) | — | {_cell(f['note'])} |")
     lines += ["", "## Release gate (DP figures only)", "", f"Decision: **{g['decision']}**"
               + ("" if g["decision_inside_dp_guarantee"] else " (some deciding checks were not DP: this decision "
                  "is outside the DP guarantee)"), ""]

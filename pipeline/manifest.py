@@ -20,6 +20,7 @@ from synthgate.privacy.models import Model
 from .config import ReleaseConfig
 from .encode import TableCodec
 from .check import Checked
+from .fake_ids import fake_specs
 from .gate import Decision
 from .plan import BudgetPlan
 from .publish import sha256_file
@@ -83,6 +84,8 @@ def build_manifest(*, config: ReleaseConfig, codec: TableCodec, model: Model, ac
         "privacy": _privacy(config, accountant, lifetime),
         "rows": {"count": n_rows, "source": "config" if config.output.rows != "estimate" else "dp-estimate"},
         "schema": codec.describe(),
+        # identifier/unit columns carried as fabricated stand-ins: made from the seed, never from data
+        "fabricated": [spec.to_json() for spec in fake_specs(config.columns)],
         "decision": decision.decision,
         "gate": _gate(config, decision),
         "warnings": warnings,

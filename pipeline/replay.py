@@ -20,6 +20,7 @@ from synthgate.privacy.sample import iter_synthetic, write_synthetic
 
 from .encode import NumericCodec, TableCodec, codec_from_description
 from .errors import InputError
+from .fake_ids import FabricatedColumns, FakeSpec
 from .publish import Staging, prepare_output_dir, sha256_file, write_error
 
 __all__ = ["ReplayResult", "replay_release"]
@@ -54,9 +55,11 @@ def replay_release(run: Path, *, out: Path) -> ReplayResult:
     rng = np.random.default_rng(int(manifest["seed"]))
     staging = Staging(out)
     try:
-        written = write_synthetic(iter_synthetic(model, codec, int(manifest["rows"]["count"]), rng,
-                                                 int(stored["chunk_rows"])),
-                                  codec.arrow_schema, staging.root / "synthetic.parquet", csv_path=None,
+        n_rows = int(manifest["rows"]["count"])
+        fabricated = FabricatedColumns([FakeSpec.from_json(f) for f in manifest.get("fabricated", [])],
+                                       seed=int(manifest["seed"]), n_rows=n_rows)
+        written = write_synthetic(fabricated.add(iter_synthetic(model, codec, n_rows, rng, int(stored["chunk_rows"]))),
+                                  fabricated.schema(codec.arrow_schema), staging.root / "synthetic.parquet", csv_path=None,
                                   release_id=str(manifest["release_id"]), head_rows=0)
         digest = sha256_file(written.paths[0])
         expected = manifest["files"]["synthetic.parquet"]["sha256"]

@@ -34,6 +34,7 @@ from .config import _format_from_suffix as format_from_suffix
 from .datasheet import write_datasheet
 from .encode import NumericCodec, TableCodec, codec_from_spec
 from .errors import ContractError, InputError, OutputError
+from .fake_ids import FabricatedColumns, fake_specs
 from .gate import Decision, gate
 from .load import Batch, ParseFailures, SplitBatch, iter_batches, iter_split, iter_split_batches
 from .split import RowKeys, SplitKey
@@ -194,10 +195,11 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
             package = staging.folder("package")
             contract = ContractValidator(_output_specs(config, codec))
             output_counts: dict[tuple[str, str], int] = {}
+            fabricated = FabricatedColumns(fake_specs(config.columns), seed=seed, n_rows=n_rows)
             sampled = write_synthetic(
-                _validated(iter_synthetic(model, codec, n_rows, rng, config.output.chunk_rows), codec, contract,
-                           output_counts),
-                codec.arrow_schema, package / "synthetic.parquet",
+                fabricated.add(_validated(iter_synthetic(model, codec, n_rows, rng, config.output.chunk_rows), codec,
+                                          contract, output_counts)),
+                fabricated.schema(codec.arrow_schema), package / "synthetic.parquet",
                 csv_path=package / "synthetic.csv" if (config.output.csv if csv is None else csv) else None,
                 release_id=release_id, head_rows=config.utility.sample_rows,
                 progress=(lambda n: progress("sample", n)) if progress else None,
