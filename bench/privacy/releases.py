@@ -214,7 +214,7 @@ class _BenchAccountant(Accountant):
     """An `Accountant` whose budget check compares total rho with the budget's rho (computed once)
     instead of converting rho to epsilon on every charge: the same decisions (epsilon_from_rho is
     increasing in rho), without two nested 200-step bisections per charge, which cost about 60 ms
-    each and 2-3 s per AIM release (40-50 charges). Charges and noise are untouched."""
+    each, some 30% of an AIM release (40-50 charges). Charges and noise are untouched."""
 
     _caps: dict[tuple[float, float], float] = {}
 
