@@ -25,7 +25,7 @@ from bench._common import REPO, machine_info
 from bench.fidelity.harness import _previous_discussion
 
 from .audit import canary_audit, membership_audit
-from .releases import RESAMPLE, Method, load_table
+from .releases import GATE_ROWS, RESAMPLE, Method, load_table
 from .report import checks, render_markdown
 
 HERE = REPO / "bench" / "privacy"
@@ -48,6 +48,14 @@ def _names(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
 
+def _selections(args: argparse.Namespace) -> dict[str, str]:
+    """The graphical model's selection per audited table, from its config (the default is `aim`)."""
+    from bench._common import make_config
+
+    names = {*_names(args.canary_tables), *_names(args.membership_tables), *_names(args.anonymeter)}
+    return {name: make_config(name).model.selection for name in sorted(names)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.privacy", description=__doc__.splitlines()[0])
     parser.add_argument("--canary-tables", default="health_insurance")
@@ -61,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--select", type=int, default=50, help="canary: of those, runs used to choose the test")
     parser.add_argument("--repeats", type=int, default=2, help="membership: releases (split seeds) per method")
     parser.add_argument("--targets", type=int, default=1500, help="membership: members and non-members per release")
+    parser.add_argument("--gate-rows", type=int, default=GATE_ROWS,
+                        help="rows per side of the DP gate's check samples (a run keeps utility.sample_rows)")
     parser.add_argument("--anonymeter", default="", metavar="TABLE",
                         help="also score one release per method with anonymeter (own venv under bench/.work)")
     parser.add_argument("--anonymeter-attacks", type=int, default=500)
@@ -73,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("need 0 < --select < --trials")
     if args.repeats < 1 or args.targets < 10:
         parser.error("need --repeats >= 1 and --targets >= 10")
+    if not 100 <= args.gate_rows <= 1_000_000:
+        parser.error("need 100 <= --gate-rows <= 1000000 (the range of utility.sample_rows)")
     json_out, md_out = ((HERE / "results.json", HERE / "results.md") if args.out is None
                         else (REPO / f"{args.out}.json", REPO / f"{args.out}.md"))
     if args.render:
@@ -90,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     membership: list[dict[str, Any]] = []
     delta = None
     for name in _names(args.membership_tables):
-        tables = [load_table(name, seed=args.seed + r) for r in range(args.repeats)]
+        tables = [load_table(name, seed=args.seed + r, gate_rows=args.gate_rows) for r in range(args.repeats)]
         delta = tables[0].delta
         print(f"membership {name}: {tables[0].train.shape[0]:,} training / {tables[0].holdout.shape[0]:,} holdout rows",
               flush=True)
@@ -101,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{name}: AUC {r['auc']:.3f} advantage {r['evaluation']['advantage']:+.3f}"
                 for name, r in result["scores"].items()) + f" ({result['seconds']:.0f}s)", flush=True)
     for name in _names(args.canary_tables):
-        table = load_table(name, seed=args.seed)
+        table = load_table(name, seed=args.seed, gate_rows=args.gate_rows)
         delta = table.delta
         print(f"canary {name}: {args.trials} trials per side per method", flush=True)
         for method in plan:
@@ -118,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         from .anonymeter_run import anonymeter_audit
 
         print(f"anonymeter {args.anonymeter}: one release per method, {args.anonymeter_attacks} attacks", flush=True)
-        table = load_table(args.anonymeter, seed=args.seed)
+        table = load_table(args.anonymeter, seed=args.seed, gate_rows=args.gate_rows)
         delta = table.delta
         anonymeter = anonymeter_audit(table, plan, n_attacks=args.anonymeter_attacks, seed=args.seed)
     command = "python -m bench.privacy" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
@@ -127,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {"canary_tables": _names(args.canary_tables), "membership_tables": _names(args.membership_tables),
                      "epsilons": epsilons, "extra_epsilons": _floats(args.extra_epsilons), "baseline_epsilon": args.baseline_epsilon, "delta": delta,
                      "trials": args.trials, "select": args.select, "repeats": args.repeats, "targets": args.targets,
-                     "seed": args.seed, "methods": [m.label for m in plan]},
+                     "seed": args.seed, "gate_rows": args.gate_rows, "selection": _selections(args),
+                     "methods": [m.label for m in plan]},
         "canary": canary, "membership": membership, "anonymeter": anonymeter,
         "total_seconds": round(time.perf_counter() - start, 1),
     }

@@ -133,8 +133,10 @@ def test_gaussian_ceiling_grows_with_the_shift_and_is_capped_by_trials() -> None
 
 @pytest.mark.slow
 def test_canary_audit_bounds_dp_models_and_catches_the_baseline() -> None:
-    """Small canary audit on health_insurance (about a minute): a DP model's empirical epsilon lower
-    bound must stay <= its configured epsilon, and the non-private resample must be caught."""
+    """Small canary audit on health_insurance, every DP release through the DP gate (8-18 min on the
+    shared 2-core machine beside a full audit, 3-4 s a graphical/AIM release): a DP model's
+    empirical epsilon lower bound must stay <= its configured epsilon, and the non-private
+    resample must be caught."""
     from bench.privacy.audit import canary_audit, membership_audit
     from bench.privacy.releases import Method, load_table
 
