@@ -34,7 +34,8 @@ import pandas as pd
 from .accountant import Accountant, Charge
 from .mechanisms import DiscreteGaussianCounts, GeometricCounts
 
-__all__ = ["DomainStatistics", "EstimatedDomain", "numeric_edges", "datetime_edges"]
+__all__ = ["DomainStatistics", "EstimatedDomain", "numeric_edges", "datetime_edges", "needed_cost", "level_share_at",
+           "LEVEL_SHARE"]
 
 _POWERS = np.arange(-10, 64)
 _FALSE_BIN_RATE = 1e-3  # chance that any empty bin of a column passes for an occupied one
@@ -46,6 +47,10 @@ _LEVEL_SHARES = (0.5, 0.25, 0.25)  # of a column's cost: the fixed bins decide t
 SUB_BINS = {"numeric": 1024, "integer": 1024, "datetime": 64}  # fine cells per fixed bin (datetime: ~11 h)
 # Cells per bin at each zoom level: fixed bins, then 1/32 of a bin, then 1/1024 (datetime: 1/8, 1/64).
 _ZOOM = {"numeric": (1024, 32, 1), "integer": (1024, 32, 1), "datetime": (64, 8, 1)}
+# The share of rows a category level (or a fixed bounds bin) should hold to be found reliably: the
+# domain split gives each estimated column the budget that makes this so, when the run can afford it.
+LEVEL_SHARE = 0.05
+_MARGIN_SIGMAS = 2.0  # a level at LEVEL_SHARE clears the line unless its noise falls below -2σ (~2%)
 
 
 def numeric_edges() -> np.ndarray:
@@ -92,12 +97,18 @@ class DomainStatistics:
         self._histograms = {c: np.zeros((len(self._edges(k)) + 1, SUB_BINS[k]), np.int64)
                             for c, k in kinds.items() if k != "categorical"}
         self._counters = {c: Counter[str]() for c, k in kinds.items() if k == "categorical"}
+        self._n_rows = 0
 
     @property
     def columns(self) -> tuple[str, ...]:
         return tuple(self._kinds)
 
+    @property
+    def kinds(self) -> dict[str, str]:
+        return dict(self._kinds)
+
     def update(self, frame: pd.DataFrame) -> None:
+        self._n_rows += len(frame)
         for column, kind in self._kinds.items():
             values = frame[column]
             values = values[values.notna()]
@@ -118,24 +129,34 @@ class DomainStatistics:
             histogram = self._histograms[column]
             histogram += np.bincount(slots * parts + sub, minlength=histogram.size).reshape(histogram.shape)
 
-    def release(self, accountant: Accountant, *, cost: float, delta_per_column: float = 0.0,
-                contribution: int = 1) -> list[EstimatedDomain]:
-        """Noisy domains for every column; charges `cost` (ρ or ε, per the accounting) per column.
+    def release_row_count(self, accountant: Accountant, *, cost: float, contribution: int = 1) -> float:
+        """A noisy count of the training rows, to size the domain split; charges `cost` ('domain:rows')."""
+        mechanism = _count_mechanism(cost, accountant.budget.accounting == "zcdp", contribution)
+        accountant.spend(mechanism.charge("domain:rows"))
+        return float(mechanism.randomise(np.array([self._n_rows], dtype=np.int64))[0])
+
+    def release(self, accountant: Accountant, *, cost: float = 0.0, costs: dict[str, float] | None = None,
+                delta_per_column: float = 0.0, contribution: int = 1) -> list[EstimatedDomain]:
+        """Noisy domains for every column; charges `costs[column]` (ρ or ε, per the accounting), or
+        `cost` for a column `costs` does not name.
 
         `contribution` is how many rows one individual can hold (1 without a `role: unit` column):
         every histogram's sensitivity."""
+        costs = costs or {}
         unit_is_rho = accountant.budget.accounting == "zcdp"
         if "categorical" in self._kinds.values() and not (unit_is_rho and delta_per_column > 0):
             # Checked before any column is released, so a refusal spends nothing.
             raise ValueError("estimating categories needs zCDP accounting and a delta share")
         released: list[EstimatedDomain] = []
         for column, kind in self._kinds.items():
+            column_cost = costs.get(column, cost)
             if kind == "categorical":
-                mechanism = DiscreteGaussianCounts(rho=cost, sensitivity=contribution)
+                mechanism = DiscreteGaussianCounts(rho=column_cost, sensitivity=contribution)
                 released.append(self._release_categories(column, mechanism, accountant, delta_per_column,
                                                          contribution))
             else:
-                released.append(self._release_bounds(column, kind, cost, unit_is_rho, accountant, contribution))
+                released.append(self._release_bounds(column, kind, column_cost, unit_is_rho, accountant,
+                                                     contribution))
         return released
 
     def _release_bounds(self, column: str, kind: str, cost: float, unit_is_rho: bool,
@@ -201,13 +222,49 @@ class DomainStatistics:
         return datetime_edges() if kind == "datetime" else numeric_edges()
 
 
+def _count_mechanism(cost: float, unit_is_rho: bool, contribution: int) -> DiscreteGaussianCounts | GeometricCounts:
+    return (DiscreteGaussianCounts(rho=cost, sensitivity=contribution) if unit_is_rho
+            else GeometricCounts(epsilon=cost, sensitivity=contribution))
+
+
+def level_share_at(kind: str, cost: float, *, n_hat: float, unit_is_rho: bool, delta_per_column: float = 0.0,
+                   contribution: int = 1) -> float:
+    """The share of rows a level (categorical) or a fixed bin (bounds) must hold to clear the release
+    line at this cost, with a 2σ margin. Public: a function of the cost, δ and the noisy row count."""
+    if cost <= 0:
+        return float("inf")
+    if kind == "categorical":
+        mechanism = DiscreteGaussianCounts(rho=cost, sensitivity=contribution)
+        line = contribution + mechanism.tail_threshold(delta_per_column / contribution)
+    else:
+        mechanism = _count_mechanism(cost * _LEVEL_SHARES[0], unit_is_rho, contribution)
+        line = max(mechanism.tail_threshold(_FALSE_BIN_RATE / (len(DomainStatistics._edges(kind)) + 1)), 1)
+    return float((line + _MARGIN_SIGMAS * mechanism.stddev) / max(n_hat, 1.0))
+
+
+def needed_cost(kind: str, *, n_hat: float, unit_is_rho: bool, delta_per_column: float = 0.0, contribution: int = 1,
+                share: float = LEVEL_SHARE) -> float:
+    """The smallest cost (ρ or ε) at which a level or fixed bin holding `share` of about `n_hat` rows is
+    found (`level_share_at` <= share). Public: reads no data beyond the noisy row count."""
+    low, high = 1e-9, 1e3
+    if level_share_at(kind, high, n_hat=n_hat, unit_is_rho=unit_is_rho, delta_per_column=delta_per_column,
+                      contribution=contribution) > share:
+        return high
+    for _ in range(60):  # bisection in log space: 1e-9..1e3 to within a factor 1.0000001
+        middle = float(np.sqrt(low * high))
+        if level_share_at(kind, middle, n_hat=n_hat, unit_is_rho=unit_is_rho, delta_per_column=delta_per_column,
+                          contribution=contribution) <= share:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
 def _significant(counts: np.ndarray, cost: float, unit_is_rho: bool, accountant: Accountant,
                  label: str, contribution: int = 1) -> tuple[np.ndarray, np.ndarray, float]:
     """(indices of bins whose noisy count clears a line that empty bins cross with prob. <= 1e-3,
     the noisy counts, the noise's standard deviation)."""
-    mechanism: DiscreteGaussianCounts | GeometricCounts = (
-        DiscreteGaussianCounts(rho=cost, sensitivity=contribution) if unit_is_rho
-        else GeometricCounts(epsilon=cost, sensitivity=contribution))
+    mechanism = _count_mechanism(cost, unit_is_rho, contribution)
     accountant.spend(mechanism.charge(label))
     noisy = mechanism.randomise(counts)
     line = mechanism.tail_threshold(_FALSE_BIN_RATE / counts.size)  # public: σ or ε, and the bin count

@@ -58,8 +58,8 @@ def test_zcdp_plan_reserves_delta_for_thresholding_and_splits_rho() -> None:
     plan = plan_budget(config, accountant)
     assert plan.unit == "rho"
     assert plan.total == pytest.approx(rho_from_epsilon(1.0, 0.5e-6))
-    assert plan.domain_cost_per_column * 2 + plan.model_cost == pytest.approx(plan.total)
-    assert plan.domain_cost_per_column * 2 == pytest.approx(0.2 * plan.total)
+    assert plan.domain_cost_per_column * 2 + plan.row_count_cost + plan.model_cost == pytest.approx(plan.total)
+    assert plan.domain_cost_per_column * 2 + plan.row_count_cost == pytest.approx(0.2 * plan.total)
     assert plan.delta_per_category_column == pytest.approx(0.5e-6)
 
 
