@@ -170,8 +170,8 @@ class NumericCodec(ColumnCodec):
 
     def __init__(self, name: str, low: float, high: float, *, bins: int, integer: bool, nulls: bool,
                  zero: bool = False) -> None:
-        if not (np.isfinite(low) and np.isfinite(high) and low < high):
-            raise EncodingError(f"column '{name}': bounds must be finite with low < high")
+        if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+            raise EncodingError(f"column '{name}': bounds must be finite with low <= high")
         self.name, self.low, self.high, self.integer, self.nulls = name, float(low), float(high), integer, nulls
         self.requested_bins = bins
         if integer:
@@ -179,6 +179,9 @@ class NumericCodec(ColumnCodec):
             span = int(self.high - self.low) + 1
             edges = np.unique(np.floor(np.linspace(self.low, self.high + 1, min(bins, span) + 1)))
             zero = zero and span > bins  # one code per integer already keeps 0 exact
+        elif self.low == self.high:  # a constant column (public bounds [v, v]): one code, decoded to v
+            edges = np.array([self.low, self.high])
+            zero = False
         else:
             edges = np.linspace(self.low, self.high, bins + 1)
         self.zero = bool(zero and self.low <= 0 <= self.high)

@@ -133,3 +133,14 @@ def test_zero_is_a_point_mass_of_its_own_on_a_real_zero_inflated_column() -> Non
     assert ((decoded > 0) == (income.to_numpy() > 0)).all()
     rebuilt = codec_from_description("income", codec.describe())
     assert rebuilt.n_codes == codec.n_codes and rebuilt.zero_index == codec.zero_index
+
+
+@pytest.mark.parametrize("kind", ["numeric", "integer"])
+def test_a_constant_column_with_public_bounds_v_v_has_one_code(kind: str) -> None:
+    """A real 55-column table was refused: "'bounds' must be [low, high] with low < high"."""
+    spec = ColumnSpec(name="version", type=kind, bounds=(3.0, 3.0), nulls=True)
+    codec = codec_from_spec(spec, bins=64)
+    assert codec.n_values == 1
+    codes = codec.encode(pd.Series([3.0, None, 3.0]))
+    assert codes.tolist() == [0, 1, 0]
+    assert codec.decode(codes, np.random.default_rng(0)).to_pylist() == [3, None, 3]
