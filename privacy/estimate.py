@@ -43,9 +43,7 @@ _FALSE_BIN_RATE = 1e-3  # chance that any empty bin of a column passes for an oc
 # per side, so by a union bound a 5.2σ line is crossed by noise alone with probability < 1e-5 per
 # side (4σ crossed about 5 in 10,000 per side: an empty tail taken in, the bounds blown wide).
 _TAIL_SIGMAS = 5.2
-# Of a column's cost: the fixed bins decide the range, so they get most (at a small n the zoom levels are
-# mostly refused anyway; 0.5 left acs12 age and hrs_work tails under the line at n = 1,600).
-_LEVEL_SHARES = (0.7, 0.15, 0.15)
+_LEVEL_SHARES = (0.5, 0.25, 0.25)  # of a column's cost: the fixed bins decide the range, so they get most
 # The first few fixed bins next to the significant core are taken in at 3σ·sqrt(k): only 4 such runs
 # per side, so noise alone extends a side with probability ~0.5%, and then by at most 4 octaves.
 _NEAR_BINS, _NEAR_SIGMAS = 4, 3.0
@@ -329,9 +327,9 @@ def _trims_real_mass(noisy: np.ndarray, significant: np.ndarray, stddev: float) 
     # One noise sd of slack: empty dropped bins pass 84% of the time; a zoom refused by chance only
     # keeps the wider range (the safe direction), while real mass rarely hides under one sd.
     # At a small n the slack alone (σ·sqrt(cells) is ~18% of 1,600 rows at 0.1% of rho) let a zoom clamp a
-    # third of a column (acs12 hrs_work onto [40, 41]), so it is capped at 2% of the noisy total.
+    # third of a column (acs12 hrs_work onto [40, 41]), so it is capped at 5% of the noisy total.
     total = max(float(noisy.sum()), 0.0)
-    allowed = min(0.005 * total + stddev * np.sqrt(max(dropped.size, 1)), 0.02 * total)
+    allowed = min(0.005 * total + stddev * np.sqrt(max(dropped.size, 1)), 0.05 * total)
     return float(dropped.sum()) > allowed
 
 

@@ -52,7 +52,7 @@ def test_bounds_cover_the_data_and_are_within_a_factor_two(seeded, budget, cost)
         assert (low, high) == (18.0, 90.0)
     unit = "rho" if budget.delta > 0 else "epsilon"
     charged = accountant.charges
-    shares = (0.7, 0.15, 0.15)[: len(charged)]  # the zoom may stop early (pure ε): later levels are not spent
+    shares = (0.5, 0.25, 0.25)[: len(charged)]  # the zoom may stop early (pure ε): later levels are not spent
     assert charged == tuple(Charge(f"domain:bounds:age:level{k}", **{unit: cost * w}) for k, w in enumerate(shares))
 
 
@@ -143,7 +143,7 @@ def test_categories_cost_rho_and_delta_per_column(seeded) -> None:
     assert [d.label for d in released] == ["domain:bounds:age", "domain:categories:dept", "domain:categories:city"]
     levels = [c for c in accountant.charges if c.label.startswith("domain:bounds:age")]
     assert levels == [Charge(f"domain:bounds:age:level{k}", rho=0.02 * w)  # the zoom may stop early
-                      for k, w in zip(range(len(levels)), (0.7, 0.15, 0.15))]
+                      for k, w in zip(range(len(levels)), (0.5, 0.25, 0.25))]
     assert accountant.charges[len(levels):] == (
                                   Charge("domain:categories:dept", rho=0.02, delta=2.5e-7),
                                   Charge("domain:categories:city", rho=0.02, delta=2.5e-7))
