@@ -44,9 +44,11 @@ _FALSE_BIN_RATE = 1e-3  # chance that any empty bin of a column passes for an oc
 # side (4σ crossed about 5 in 10,000 per side: an empty tail taken in, the bounds blown wide).
 _TAIL_SIGMAS = 5.2
 _LEVEL_SHARES = (0.5, 0.25, 0.25)  # of a column's cost: the fixed bins decide the range, so they get most
-# The first few fixed bins next to the significant core are taken in at 3σ·sqrt(k): only 4 such runs
-# per side, so noise alone extends a side with probability ~0.5%, and then by at most 4 octaves.
-_NEAR_BINS, _NEAR_SIGMAS = 4, 3.0
+# The first few fixed bins next to the significant core are taken in on a lower line: only 4 such runs
+# per side, each crossed by one bin's noise alone with probability 1% / 8 (the mechanism's exact tail:
+# about 3σ for the discrete Gaussian, more for the geometric's heavier tail; a flat 3σ let noise stretch
+# 2.5% of releases under pure ε), so noise extends a side in at most ~1% of releases, by at most 4 octaves.
+_NEAR_BINS, _NEAR_RATE = 4, 1e-2
 SUB_BINS = {"numeric": 1024, "integer": 1024, "datetime": 64}  # fine cells per fixed bin (datetime: ~11 h)
 # Cells per bin at each zoom level: fixed bins, then 1/32 of a bin, then 1/1024 (datetime: 1/8, 1/64).
 _ZOOM = {"numeric": (1024, 32, 1), "integer": (1024, 32, 1), "datetime": (64, 8, 1)}
@@ -177,12 +179,12 @@ class DomainStatistics:
         found = False
         for level, group in enumerate(groups):
             counts = flat[low_cell:high_cell].reshape(-1, group).sum(axis=1)
-            significant, noisy, stddev = _significant(counts, cost * _LEVEL_SHARES[level], unit_is_rho, accountant,
+            significant, noisy, stddev, near_line = _significant(counts, cost * _LEVEL_SHARES[level], unit_is_rho, accountant,
                                                       f"{label}:level{level}", contribution)
             if significant.size == 0 or (found and _trims_real_mass(noisy, significant, stddev)):
                 break
             if not found:
-                significant = _with_tails(noisy, significant, stddev)
+                significant = _with_tails(noisy, significant, stddev, near_line)
             else:
                 significant = _within_outer_bins(significant, counts.size, groups[level - 1] // group)
             found = True
@@ -264,17 +266,18 @@ def needed_cost(kind: str, *, n_hat: float, unit_is_rho: bool, delta_per_column:
 
 
 def _significant(counts: np.ndarray, cost: float, unit_is_rho: bool, accountant: Accountant,
-                 label: str, contribution: int = 1) -> tuple[np.ndarray, np.ndarray, float]:
+                 label: str, contribution: int = 1) -> tuple[np.ndarray, np.ndarray, float, float]:
     """(indices of bins whose noisy count clears a line that empty bins cross with prob. <= 1e-3,
-    the noisy counts, the noise's standard deviation)."""
+    the noisy counts, the noise's standard deviation, the near-walk line for one bin)."""
     mechanism = _count_mechanism(cost, unit_is_rho, contribution)
     accountant.spend(mechanism.charge(label))
     noisy = mechanism.randomise(counts)
     line = mechanism.tail_threshold(_FALSE_BIN_RATE / counts.size)  # public: σ or ε, and the bin count
-    return np.flatnonzero(noisy >= max(line, 1)), noisy, mechanism.stddev
+    near = float(mechanism.tail_threshold(_NEAR_RATE / (2 * _NEAR_BINS)))
+    return np.flatnonzero(noisy >= max(line, 1)), noisy, mechanism.stddev, near
 
 
-def _with_tails(noisy: np.ndarray, significant: np.ndarray, stddev: float) -> np.ndarray:
+def _with_tails(noisy: np.ndarray, significant: np.ndarray, stddev: float, near_line: float) -> np.ndarray:
     """Extend the outermost significant fixed bins over tails too thin to be significant bin by bin.
 
     A skewed column (incomes) spreads its tail over many power-of-two bins, each under the line.
@@ -286,18 +289,18 @@ def _with_tails(noisy: np.ndarray, significant: np.ndarray, stddev: float) -> np
     run = 0.0
     for j in range(first - 1, -1, -1):
         run += float(noisy[j])
-        if run > _tail_line(first - j) * stddev * np.sqrt(first - j):
+        if run > _tail_line(first - j, stddev, near_line) * np.sqrt(first - j):
             low = j
     run = 0.0
     for j in range(last + 1, noisy.size):
         run += float(noisy[j])
-        if run > _tail_line(j - last) * stddev * np.sqrt(j - last):
+        if run > _tail_line(j - last, stddev, near_line) * np.sqrt(j - last):
             high = j
     return np.array([low, high]) if (low, high) != (first, last) else significant
 
 
-def _tail_line(k: int) -> float:
-    return _NEAR_SIGMAS if k <= _NEAR_BINS else _TAIL_SIGMAS
+def _tail_line(k: int, stddev: float, near_line: float) -> float:
+    return min(near_line, _TAIL_SIGMAS * stddev) if k <= _NEAR_BINS else _TAIL_SIGMAS * stddev
 
 
 def _within_outer_bins(significant: np.ndarray, size: int, per_outer: int) -> np.ndarray:
