@@ -124,8 +124,8 @@ class ColumnSpec(_Strict):
                     raise ValueError("datetime columns take ISO date bounds; numeric ones take numbers")
                 if not is_time and not (math.isfinite(low) and math.isfinite(high)):  # type: ignore[arg-type]
                     raise ValueError("'bounds' must be finite")
-                if not low < high:  # type: ignore[operator]
-                    raise ValueError("'bounds' must be [low, high] with low < high")
+                if not low <= high:  # type: ignore[operator]  # low == high: a constant column, one code
+                    raise ValueError("'bounds' must be [low, high] with low <= high")
                 _check_bounds_range(self.type, low, high)
         return self
 

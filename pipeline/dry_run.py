@@ -67,12 +67,18 @@ def _stages(config: ReleaseConfig, plan: Any) -> tuple[list[dict[str, Any]], boo
     estimated = [c for c in config.attributes if c.is_estimated]
     # DP bounds zoom in levels and stop at the first level that would trim real mass, leaving the
     # later levels' share unspent: their amount is an upper bound ("at_most").
+    # On a small table each column's share grows with what a noisy row count (domain:rows) says it
+    # needs, up to plan.MAX_DOMAIN_SHARE of the run, and the model gets the rest: the amounts shown
+    # are the least a column gets ("at_least"); the run's total is the plan's total either way.
     domains = [{"label": f"domain:{'categories' if c.type == 'categorical' else 'bounds'}:{c.name}",
-                "amount": plan.domain_cost_per_column, "at_most": c.type != "categorical"} for c in estimated]
+                "amount": plan.domain_cost_per_column, "at_most": c.type != "categorical", "at_least": True}
+               for c in estimated]
     stages = []
     if domains:
-        stages.append({"stage": "domains", "amount": plan.domain_cost_per_column * len(domains),
-                       "measurements": domains})
+        rows = [{"label": "domain:rows", "amount": plan.row_count_cost, "at_most": False}] if plan.row_count_cost else []
+        stages.append({"stage": "domains (at least; sized by the noisy row count)",
+                       "amount": plan.domain_cost_per_column * len(domains) + plan.row_count_cost,
+                       "measurements": rows + domains})
     if plan.model_cost > 0:
         # How the model splits its share (1-way, structure selection, 2-/3-way) is decided inside the
         # model, some of it adaptively under DP: only the stage total is known before the run.

@@ -83,7 +83,9 @@ def _candidates(arrow_type: pa.DataType) -> list[str]:
     if pa.types.is_null(arrow_type):
         return ["integer", "numeric", "boolean", "datetime", "categorical"]
     kind = _synthgate_type(arrow_type)
-    return {"integer": ["integer", "numeric", "categorical"], "numeric": ["numeric", "categorical"],
+    # A float column whose every value is a whole number ("40.0", "517.0") is drafted as integer: the
+    # loader parses it exactly, and the release then holds whole numbers, not 1520.97.
+    return {"integer": ["integer", "numeric", "categorical"], "numeric": ["integer", "numeric", "categorical"],
             "boolean": ["boolean", "categorical"], "datetime": ["datetime", "categorical"]}.get(kind, ["categorical"])
 
 
@@ -121,6 +123,7 @@ def draft_config(data: Path, out: Path, *, epsilon: float, target: str | None, m
     if out.exists() and data.exists() and out.resolve() == data.resolve():
         raise OutputError(f"{out}: is the input table itself; write the config somewhere else")
     columns = infer_types(data)
+    whole = _written_as_decimals(data, columns)
     if target is not None and target not in [name for name, _ in columns]:
         raise ConfigError(f"--target '{target}' is not a column of {data}")
     spec: dict[str, dict[str, object]] = {}
@@ -163,6 +166,9 @@ def draft_config(data: Path, out: Path, *, epsilon: float, target: str | None, m
         "# - nulls: true everywhere; set nulls: false where the documentation says a column is never empty.\n"
         "# - privacy.lifetime_epsilon (drafted as 10 runs' worth) is the dataset's budget over every release;\n"
         "#   it is written to the ledger on the first run, and only `synthgate budget set --force` raises it.\n"
+        "# - Types come from the data (the type only, never a value): 'integer' wherever every parsed value is a\n"
+        "#   whole number; change it where the documentation says otherwise.\n"
+        + (f"#   Written with decimals in the file but whole numbers: {', '.join(whole)}.\n" if whole else "")
     )
     text = header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +176,16 @@ def draft_config(data: Path, out: Path, *, epsilon: float, target: str | None, m
     partial.write_text(text, encoding="utf-8")
     partial.replace(out)
     return text
+
+
+def _written_as_decimals(data: Path, columns: list[tuple[str, str]]) -> list[str]:
+    """Columns drafted 'integer' that Arrow's own inference read as floats (written '40.0'), for the comment."""
+    if _format_from_suffix(data) != "csv":
+        return []
+    reader = pacsv.open_csv(data, read_options=pacsv.ReadOptions(block_size=_SNIFF_BYTES))
+    schema = reader.schema
+    reader.close()
+    return [name for name, kind in columns if kind == "integer" and pa.types.is_floating(schema.field(name).type)]
 
 
 def _relative(path: Path, start: Path) -> str:

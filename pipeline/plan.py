@@ -1,19 +1,30 @@
 """The budget plan: how a run's budget is split between DP domains, the model and the gate, in the open.
 
-Every share is fixed by public config before any data is read, and shown in the report.
+The total and the most that domains may take are fixed by public config before any data is read,
+and shown in the report. When some domain is estimated, a noisy row count (a small labelled charge,
+`domain:rows`, taken from the domain share) then sizes the split: a small table needs far more of
+its budget to find its bounds and category levels than a large one (the thresholded histogram's
+line is about 5σ rows whatever n is), so each estimated column gets the budget at which a level or
+bin holding `LEVEL_SHARE` of the rows is found, never less than the configured even split, and all
+domains together at most `MAX_DOMAIN_SHARE` of the run (scaled back evenly past that, with a warning
+that names the level share that survives). Post-processing of the noisy count and public config only.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from synthgate.privacy.accountant import Accountant, Budget
+from synthgate.privacy.estimate import LEVEL_SHARE, level_share_at, needed_cost
 from synthgate.privacy.ledger import BatchAmounts
 
 from .config import ReleaseConfig
 from .errors import ConfigError
 
-__all__ = ["BudgetPlan", "plan_budget", "gate_weights"]
+__all__ = ["BudgetPlan", "plan_budget", "gate_weights", "split_domains", "ROW_COUNT_SHARE", "MAX_DOMAIN_SHARE"]
+
+ROW_COUNT_SHARE = 0.1  # of the configured domain share: the noisy row count that sizes the split
+MAX_DOMAIN_SHARE = 0.6  # of the run: the most that estimated domains may take on a small table
 
 # How the gate's share is split between its DP queries (relative weights). The per-column checks
 # (clamped, other) answer a vector and need more; the scalar TVD sums need little (their noise is
@@ -34,9 +45,22 @@ class BudgetPlan:
     model_cost: float
     gate_cost: float = 0.0
     gate_costs: dict[str, float] = field(default_factory=dict)  # DP gate query -> its cost
+    row_count_cost: float = 0.0
+    # Set by `split_domains` once the noisy row count is known (before that, every column's cost is
+    # `domain_cost_per_column`): per column cost, the count, and the share of rows a category level
+    # or bounds bin must hold to be found at that cost (the worst over the estimated columns).
+    domain_costs: tuple[tuple[str, float], ...] = ()
+    n_hat: float | None = None
+    level_share: float | None = None
+    warning: str | None = None
 
     def to_json(self) -> dict[str, object]:
-        return asdict(self)
+        out = asdict(self)
+        out["domain_costs"] = dict(self.domain_costs)
+        return out
+
+    def domain_cost(self, column: str) -> float:
+        return dict(self.domain_costs).get(column, self.domain_cost_per_column)
 
     def planned_amounts(self, budget: Budget) -> BatchAmounts:
         """The most this plan can spend, for the ledger's reservation before any data is read."""
@@ -91,13 +115,47 @@ def plan_budget(config: ReleaseConfig, accountant: Accountant) -> BudgetPlan:
     if domain_total + gate_total >= total:
         raise ConfigError("privacy.domain_share + gate.share leave nothing for the model: lower them")
     weight_sum = sum(weights.values())
+    row_count = domain_total * ROW_COUNT_SHARE
     return BudgetPlan(
         unit=unit,
         total=total,
-        domain_cost_per_column=domain_total / len(estimated) if estimated else 0.0,
+        domain_cost_per_column=(domain_total - row_count) / len(estimated) if estimated else 0.0,
         n_estimated_columns=len(estimated),
         delta_per_category_column=reserved_delta / len(category_columns) if category_columns else 0.0,
         model_cost=total - domain_total - gate_total,
         gate_cost=gate_total,
         gate_costs={name: gate_total * w / weight_sum for name, w in weights.items()},
+        row_count_cost=row_count,
     )
+
+
+def split_domains(plan: BudgetPlan, *, n_hat: float, kinds: dict[str, str], contribution: int = 1) -> BudgetPlan:
+    """The plan with each estimated column's cost sized to the noisy row count `n_hat` (see the module
+    docstring); what domains do not take goes to the model. Post-processing of DP output only."""
+    if not kinds:
+        return plan
+    rho = plan.unit == "rho"
+    base = plan.domain_cost_per_column
+    facts = {"n_hat": n_hat, "unit_is_rho": rho, "contribution": contribution}
+
+    def need(kind: str) -> float:
+        if kind == "categorical":
+            return needed_cost(kind, delta_per_column=plan.delta_per_category_column, **facts)  # type: ignore[arg-type]
+        return needed_cost(kind, **facts)  # type: ignore[arg-type]
+
+    extra = {c: max(need(k) - base, 0.0) for c, k in kinds.items()}
+    room = max(plan.total * MAX_DOMAIN_SHARE - plan.row_count_cost - base * len(kinds), 0.0)
+    scale = min(1.0, room / sum(extra.values())) if sum(extra.values()) > 0 else 0.0
+    costs = {c: base + extra[c] * scale for c in kinds}
+    shares = {c: level_share_at(k, costs[c], delta_per_column=plan.delta_per_category_column, **facts)  # type: ignore[arg-type]
+              for c, k in kinds.items()}
+    worst = max(shares.values())
+    warning = None
+    if worst > LEVEL_SHARE:
+        thin = sorted(c for c, s in shares.items() if s > LEVEL_SHARE)
+        warning = (f"with about {max(n_hat, 0):,.0f} training rows at this budget, estimated domains find only levels and "
+                   f"bins holding at least {min(worst, 1.0):.0%} of the rows (rarer category levels become "
+                   f"'__other__', bounds may clamp); give public bounds or category lists for: {', '.join(thin)}")
+    spent = plan.row_count_cost + sum(costs.values())
+    return replace(plan, domain_costs=tuple(costs.items()), n_hat=float(n_hat), level_share=worst, warning=warning,
+                   model_cost=plan.total - spent - plan.gate_cost)

@@ -40,7 +40,7 @@ from .load import Batch, ParseFailures, SplitBatch, iter_batches, iter_split, it
 from .split import RowKeys, SplitKey
 from .logs import event
 from .manifest import build_manifest, build_report
-from .plan import BudgetPlan, plan_budget
+from .plan import BudgetPlan, plan_budget, split_domains
 from .publish import Staging, prepare_output_dir, sha256_file, write_error
 from .samples import RowSample
 from .units import UnitRows, bound_contributions
@@ -144,14 +144,20 @@ def _run_batch(config: ReleaseConfig, out: Path, seed: int, csv: bool | None, re
           seconds=timings["load_validate"])
 
     with clock("domains"):
-        estimated = first.statistics.release(accountant, cost=plan.domain_cost_per_column,
-                                             delta_per_column=plan.delta_per_category_column,
-                                             contribution=config.contribution) \
-            if first.statistics.columns else []
+        estimated: list[EstimatedDomain] = []
+        if first.statistics.columns:
+            n_hat = first.statistics.release_row_count(accountant, cost=plan.row_count_cost,
+                                                       contribution=config.contribution)
+            plan = split_domains(plan, n_hat=n_hat, kinds=first.statistics.kinds, contribution=config.contribution)
+            estimated = first.statistics.release(accountant, costs=dict(plan.domain_costs),
+                                                 delta_per_column=plan.delta_per_category_column,
+                                                 contribution=config.contribution)
         codec = _table_codec(config, estimated)
     # `warnings` are functions of DP output and public config, so they may go into the manifest;
     # `internal_warnings` quote exact figures of the data and stay in the internal report and logs.
     warnings = [f"column '{e.column}': {e.warning}" for e in estimated if e.warning]
+    if plan.warning:
+        warnings.append(plan.warning)
     for warning in warnings:
         log.warning(warning)
     internal_warnings: list[str] = []

@@ -34,7 +34,8 @@ import pandas as pd
 from .accountant import Accountant, Charge
 from .mechanisms import DiscreteGaussianCounts, GeometricCounts
 
-__all__ = ["DomainStatistics", "EstimatedDomain", "numeric_edges", "datetime_edges"]
+__all__ = ["DomainStatistics", "EstimatedDomain", "numeric_edges", "datetime_edges", "needed_cost", "level_share_at",
+           "LEVEL_SHARE"]
 
 _POWERS = np.arange(-10, 64)
 _FALSE_BIN_RATE = 1e-3  # chance that any empty bin of a column passes for an occupied one
@@ -43,9 +44,18 @@ _FALSE_BIN_RATE = 1e-3  # chance that any empty bin of a column passes for an oc
 # side (4σ crossed about 5 in 10,000 per side: an empty tail taken in, the bounds blown wide).
 _TAIL_SIGMAS = 5.2
 _LEVEL_SHARES = (0.5, 0.25, 0.25)  # of a column's cost: the fixed bins decide the range, so they get most
+# The first few fixed bins next to the significant core are taken in on a lower line: only 4 such runs
+# per side, each crossed by one bin's noise alone with probability 1% / 8 (the mechanism's exact tail:
+# about 3σ for the discrete Gaussian, more for the geometric's heavier tail; a flat 3σ let noise stretch
+# 2.5% of releases under pure ε), so noise extends a side in at most ~1% of releases, by at most 4 octaves.
+_NEAR_BINS, _NEAR_RATE = 4, 1e-2
 SUB_BINS = {"numeric": 1024, "integer": 1024, "datetime": 64}  # fine cells per fixed bin (datetime: ~11 h)
 # Cells per bin at each zoom level: fixed bins, then 1/32 of a bin, then 1/1024 (datetime: 1/8, 1/64).
 _ZOOM = {"numeric": (1024, 32, 1), "integer": (1024, 32, 1), "datetime": (64, 8, 1)}
+# The share of rows a category level (or a fixed bounds bin) should hold to be found reliably: the
+# domain split gives each estimated column the budget that makes this so, when the run can afford it.
+LEVEL_SHARE = 0.05
+_MARGIN_SIGMAS = 2.0  # a level at LEVEL_SHARE clears the line unless its noise falls below -2σ (~2%)
 
 
 def numeric_edges() -> np.ndarray:
@@ -92,12 +102,18 @@ class DomainStatistics:
         self._histograms = {c: np.zeros((len(self._edges(k)) + 1, SUB_BINS[k]), np.int64)
                             for c, k in kinds.items() if k != "categorical"}
         self._counters = {c: Counter[str]() for c, k in kinds.items() if k == "categorical"}
+        self._n_rows = 0
 
     @property
     def columns(self) -> tuple[str, ...]:
         return tuple(self._kinds)
 
+    @property
+    def kinds(self) -> dict[str, str]:
+        return dict(self._kinds)
+
     def update(self, frame: pd.DataFrame) -> None:
+        self._n_rows += len(frame)
         for column, kind in self._kinds.items():
             values = frame[column]
             values = values[values.notna()]
@@ -118,24 +134,34 @@ class DomainStatistics:
             histogram = self._histograms[column]
             histogram += np.bincount(slots * parts + sub, minlength=histogram.size).reshape(histogram.shape)
 
-    def release(self, accountant: Accountant, *, cost: float, delta_per_column: float = 0.0,
-                contribution: int = 1) -> list[EstimatedDomain]:
-        """Noisy domains for every column; charges `cost` (ρ or ε, per the accounting) per column.
+    def release_row_count(self, accountant: Accountant, *, cost: float, contribution: int = 1) -> float:
+        """A noisy count of the training rows, to size the domain split; charges `cost` ('domain:rows')."""
+        mechanism = _count_mechanism(cost, accountant.budget.accounting == "zcdp", contribution)
+        accountant.spend(mechanism.charge("domain:rows"))
+        return float(mechanism.randomise(np.array([self._n_rows], dtype=np.int64))[0])
+
+    def release(self, accountant: Accountant, *, cost: float = 0.0, costs: dict[str, float] | None = None,
+                delta_per_column: float = 0.0, contribution: int = 1) -> list[EstimatedDomain]:
+        """Noisy domains for every column; charges `costs[column]` (ρ or ε, per the accounting), or
+        `cost` for a column `costs` does not name.
 
         `contribution` is how many rows one individual can hold (1 without a `role: unit` column):
         every histogram's sensitivity."""
+        costs = costs or {}
         unit_is_rho = accountant.budget.accounting == "zcdp"
         if "categorical" in self._kinds.values() and not (unit_is_rho and delta_per_column > 0):
             # Checked before any column is released, so a refusal spends nothing.
             raise ValueError("estimating categories needs zCDP accounting and a delta share")
         released: list[EstimatedDomain] = []
         for column, kind in self._kinds.items():
+            column_cost = costs.get(column, cost)
             if kind == "categorical":
-                mechanism = DiscreteGaussianCounts(rho=cost, sensitivity=contribution)
+                mechanism = DiscreteGaussianCounts(rho=column_cost, sensitivity=contribution)
                 released.append(self._release_categories(column, mechanism, accountant, delta_per_column,
                                                          contribution))
             else:
-                released.append(self._release_bounds(column, kind, cost, unit_is_rho, accountant, contribution))
+                released.append(self._release_bounds(column, kind, column_cost, unit_is_rho, accountant,
+                                                     contribution))
         return released
 
     def _release_bounds(self, column: str, kind: str, cost: float, unit_is_rho: bool,
@@ -153,12 +179,12 @@ class DomainStatistics:
         found = False
         for level, group in enumerate(groups):
             counts = flat[low_cell:high_cell].reshape(-1, group).sum(axis=1)
-            significant, noisy, stddev = _significant(counts, cost * _LEVEL_SHARES[level], unit_is_rho, accountant,
+            significant, noisy, stddev, near_line = _significant(counts, cost * _LEVEL_SHARES[level], unit_is_rho, accountant,
                                                       f"{label}:level{level}", contribution)
             if significant.size == 0 or (found and _trims_real_mass(noisy, significant, stddev)):
                 break
             if not found:
-                significant = _with_tails(noisy, significant, stddev)
+                significant = _with_tails(noisy, significant, stddev, near_line)
             else:
                 significant = _within_outer_bins(significant, counts.size, groups[level - 1] // group)
             found = True
@@ -201,20 +227,57 @@ class DomainStatistics:
         return datetime_edges() if kind == "datetime" else numeric_edges()
 
 
+def _count_mechanism(cost: float, unit_is_rho: bool, contribution: int) -> DiscreteGaussianCounts | GeometricCounts:
+    return (DiscreteGaussianCounts(rho=cost, sensitivity=contribution) if unit_is_rho
+            else GeometricCounts(epsilon=cost, sensitivity=contribution))
+
+
+def level_share_at(kind: str, cost: float, *, n_hat: float, unit_is_rho: bool, delta_per_column: float = 0.0,
+                   contribution: int = 1) -> float:
+    """The share of rows a level (categorical) or a fixed bin (bounds) must hold to clear the release
+    line at this cost, with a 2σ margin. Public: a function of the cost, δ and the noisy row count."""
+    if cost <= 0:
+        return float("inf")
+    if kind == "categorical":
+        mechanism = DiscreteGaussianCounts(rho=cost, sensitivity=contribution)
+        line = contribution + mechanism.tail_threshold(delta_per_column / contribution)
+    else:
+        mechanism = _count_mechanism(cost * _LEVEL_SHARES[0], unit_is_rho, contribution)
+        line = max(mechanism.tail_threshold(_FALSE_BIN_RATE / (len(DomainStatistics._edges(kind)) + 1)), 1)
+    return float((line + _MARGIN_SIGMAS * mechanism.stddev) / max(n_hat, 1.0))
+
+
+def needed_cost(kind: str, *, n_hat: float, unit_is_rho: bool, delta_per_column: float = 0.0, contribution: int = 1,
+                share: float = LEVEL_SHARE) -> float:
+    """The smallest cost (ρ or ε) at which a level or fixed bin holding `share` of about `n_hat` rows is
+    found (`level_share_at` <= share). Public: reads no data beyond the noisy row count."""
+    low, high = 1e-9, 1e3
+    if level_share_at(kind, high, n_hat=n_hat, unit_is_rho=unit_is_rho, delta_per_column=delta_per_column,
+                      contribution=contribution) > share:
+        return high
+    for _ in range(60):  # bisection in log space: 1e-9..1e3 to within a factor 1.0000001
+        middle = float(np.sqrt(low * high))
+        if level_share_at(kind, middle, n_hat=n_hat, unit_is_rho=unit_is_rho, delta_per_column=delta_per_column,
+                          contribution=contribution) <= share:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
 def _significant(counts: np.ndarray, cost: float, unit_is_rho: bool, accountant: Accountant,
-                 label: str, contribution: int = 1) -> tuple[np.ndarray, np.ndarray, float]:
+                 label: str, contribution: int = 1) -> tuple[np.ndarray, np.ndarray, float, float]:
     """(indices of bins whose noisy count clears a line that empty bins cross with prob. <= 1e-3,
-    the noisy counts, the noise's standard deviation)."""
-    mechanism: DiscreteGaussianCounts | GeometricCounts = (
-        DiscreteGaussianCounts(rho=cost, sensitivity=contribution) if unit_is_rho
-        else GeometricCounts(epsilon=cost, sensitivity=contribution))
+    the noisy counts, the noise's standard deviation, the near-walk line for one bin)."""
+    mechanism = _count_mechanism(cost, unit_is_rho, contribution)
     accountant.spend(mechanism.charge(label))
     noisy = mechanism.randomise(counts)
     line = mechanism.tail_threshold(_FALSE_BIN_RATE / counts.size)  # public: σ or ε, and the bin count
-    return np.flatnonzero(noisy >= max(line, 1)), noisy, mechanism.stddev
+    near = float(mechanism.tail_threshold(_NEAR_RATE / (2 * _NEAR_BINS)))
+    return np.flatnonzero(noisy >= max(line, 1)), noisy, mechanism.stddev, near
 
 
-def _with_tails(noisy: np.ndarray, significant: np.ndarray, stddev: float) -> np.ndarray:
+def _with_tails(noisy: np.ndarray, significant: np.ndarray, stddev: float, near_line: float) -> np.ndarray:
     """Extend the outermost significant fixed bins over tails too thin to be significant bin by bin.
 
     A skewed column (incomes) spreads its tail over many power-of-two bins, each under the line.
@@ -226,14 +289,18 @@ def _with_tails(noisy: np.ndarray, significant: np.ndarray, stddev: float) -> np
     run = 0.0
     for j in range(first - 1, -1, -1):
         run += float(noisy[j])
-        if run > _TAIL_SIGMAS * stddev * np.sqrt(first - j):
+        if run > _tail_line(first - j, stddev, near_line) * np.sqrt(first - j):
             low = j
     run = 0.0
     for j in range(last + 1, noisy.size):
         run += float(noisy[j])
-        if run > _TAIL_SIGMAS * stddev * np.sqrt(j - last):
+        if run > _tail_line(j - last, stddev, near_line) * np.sqrt(j - last):
             high = j
     return np.array([low, high]) if (low, high) != (first, last) else significant
+
+
+def _tail_line(k: int, stddev: float, near_line: float) -> float:
+    return min(near_line, _TAIL_SIGMAS * stddev) if k <= _NEAR_BINS else _TAIL_SIGMAS * stddev
 
 
 def _within_outer_bins(significant: np.ndarray, size: int, per_outer: int) -> np.ndarray:
@@ -262,7 +329,10 @@ def _trims_real_mass(noisy: np.ndarray, significant: np.ndarray, stddev: float) 
     dropped = np.concatenate([noisy[: significant[0]], noisy[significant[-1] + 1:]])
     # One noise sd of slack: empty dropped bins pass 84% of the time; a zoom refused by chance only
     # keeps the wider range (the safe direction), while real mass rarely hides under one sd.
-    allowed = 0.005 * max(float(noisy.sum()), 0.0) + stddev * np.sqrt(max(dropped.size, 1))
+    # At a small n the slack alone (σ·sqrt(cells) is ~18% of 1,600 rows at 0.1% of rho) let a zoom clamp a
+    # third of a column (acs12 hrs_work onto [40, 41]), so it is capped at 5% of the noisy total.
+    total = max(float(noisy.sum()), 0.0)
+    allowed = min(0.005 * total + stddev * np.sqrt(max(dropped.size, 1)), 0.05 * total)
     return float(dropped.sum()) > allowed
 
 

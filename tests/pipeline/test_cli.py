@@ -617,3 +617,15 @@ def test_console_script_run_and_bad_input(tmp_path: Path) -> None:
         f"error: {source} breaks the data contract: column 'colour': expect_column_values_to_be_in_set failed "
         "for 1 row(s)"]
     assert not (tmp_path / "run2").exists()
+
+
+def test_init_drafts_integer_when_every_value_is_whole(tmp_path: Path) -> None:
+    """Delay minutes written '517.0' were drafted numeric and released as 1520.97 (issue 11)."""
+    source = tmp_path / "flights.csv"
+    source.write_text("delay,ratio,late\n517.0,0.5,1\n-3.0,1.25,0\n12.0,2.0,1\n", encoding="utf-8")
+    draft = tmp_path / "flights.yaml"
+    assert invoke(["init", str(source), "--out", str(draft)])[0] == 0
+    config = load_config(draft)
+    assert {c.name: c.type for c in config.columns} == {"delay": "integer", "ratio": "numeric", "late": "integer"}
+    text = draft.read_text(encoding="utf-8")
+    assert "whole numbers: delay." in text and "517" not in text

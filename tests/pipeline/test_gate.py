@@ -105,12 +105,13 @@ def test_zcdp_plan_reserves_delta_for_thresholding_and_splits_rho() -> None:
     plan = plan_budget(config, accountant)
     assert plan.unit == "rho"
     assert plan.total == pytest.approx(rho_from_epsilon(1.0, 0.5e-6))
-    assert plan.domain_cost_per_column * 2 + plan.model_cost + plan.gate_cost == pytest.approx(plan.total)
+    assert plan.domain_cost_per_column * 2 + plan.row_count_cost + plan.model_cost + plan.gate_cost == \
+        pytest.approx(plan.total)
     assert plan.gate_cost == pytest.approx(0.05 * plan.total) and sum(plan.gate_costs.values()) == \
         pytest.approx(plan.gate_cost)
     assert set(plan.gate_costs) == {"rows", "exact_match_excess", "near_match_excess", "tvd_1way_mean",
                                     "tvd_2way_mean", "clamped_share", "other_share"}
-    assert plan.domain_cost_per_column * 2 == pytest.approx(0.2 * plan.total)
+    assert plan.domain_cost_per_column * 2 + plan.row_count_cost == pytest.approx(0.2 * plan.total)
     assert plan.delta_per_category_column == pytest.approx(0.5e-6)
 
 

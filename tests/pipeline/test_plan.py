@@ -1,0 +1,50 @@
+"""The budget split between DP domains and the model depends on the noisy row count (issue 11)."""
+
+from __future__ import annotations
+
+import pytest
+
+from synthgate.pipeline.config import config_from_mapping
+from synthgate.pipeline.plan import MAX_DOMAIN_SHARE, plan_budget, split_domains
+from synthgate.privacy.accountant import Accountant, Budget
+from synthgate.privacy.estimate import LEVEL_SHARE, level_share_at
+
+
+def _plan(n_categorical: int, n_numeric: int, epsilon: float = 1.0):  # type: ignore[no-untyped-def]
+    columns = {f"c{i}": {"type": "categorical", "categories": "estimate"} for i in range(n_categorical)}
+    columns.update({f"x{i}": {"type": "numeric", "bounds": "estimate"} for i in range(n_numeric)})
+    config = config_from_mapping({"dataset": "t", "source": {"path": "t.csv"}, "columns": columns,
+                                  "privacy": {"epsilon": epsilon, "delta": 1e-6}})
+    kinds = {c: ("categorical" if c.startswith("c") else "numeric") for c in columns}
+    return plan_budget(config, Accountant(Budget(epsilon, 1e-6))), kinds
+
+
+def test_a_large_table_keeps_the_configured_even_split() -> None:
+    plan, kinds = _plan(3, 2)
+    split = split_domains(plan, n_hat=1_000_000, kinds=kinds)
+    assert all(cost == pytest.approx(plan.domain_cost_per_column) for _, cost in split.domain_costs)
+    assert split.model_cost == pytest.approx(plan.model_cost)
+    assert split.warning is None and split.level_share is not None and split.level_share < LEVEL_SHARE
+
+
+def test_a_small_table_gives_domains_what_finds_5_percent_levels_when_affordable() -> None:
+    plan, kinds = _plan(1, 1)
+    split = split_domains(plan, n_hat=1600, kinds=kinds)
+    costs = dict(split.domain_costs)
+    assert min(costs.values()) > plan.domain_cost_per_column  # more than the even 10% split
+    assert split.level_share is not None and split.level_share <= LEVEL_SHARE
+    assert split.warning is None
+    assert split.row_count_cost + sum(costs.values()) + split.model_cost + split.gate_cost == pytest.approx(plan.total)
+    for column, kind in kinds.items():  # each column's cost reaches the target on its own
+        assert level_share_at(kind, costs[column], n_hat=1600, unit_is_rho=True,
+                              delta_per_column=plan.delta_per_category_column) <= LEVEL_SHARE
+
+
+def test_too_many_columns_for_the_budget_are_capped_and_named() -> None:
+    plan, kinds = _plan(9, 4)
+    split = split_domains(plan, n_hat=1600, kinds=kinds)
+    spent = split.row_count_cost + sum(c for _, c in split.domain_costs)
+    assert spent == pytest.approx(MAX_DOMAIN_SHARE * plan.total)
+    assert split.model_cost == pytest.approx(plan.total - spent - plan.gate_cost) and split.model_cost > 0
+    assert split.warning is not None and "c0" in split.warning and "x3" in split.warning
+    assert split.level_share is not None and LEVEL_SHARE < split.level_share < 0.2
