@@ -582,12 +582,10 @@ def _category_text(value: Any) -> str:
 
 
 def _format_from_suffix(path: Path) -> str:
-    if path.is_dir():  # a Parquet dataset: a folder of Parquet files, hive partitions allowed
-        return "parquet"
     name = path.name.lower()
     if name.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
         return "csv"
-    if name.endswith((".parquet", ".pq")):
+    if name.endswith((".parquet", ".pq")) or path.is_dir():  # a folder: a Parquet dataset (hive partitions)
         return "parquet"
     raise ConfigError(f"{path}: cannot tell the file format from its name; set source.format to csv or parquet")
 
