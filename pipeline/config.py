@@ -321,7 +321,7 @@ class ReleaseConfig(_Strict):
         if len(set(names)) != len(names):
             raise ValueError("a column name appears twice")
         problems = _cross_field_problems(self.model_dump(include={"columns", "privacy", "model", "utility", "output",
-                                                                  "holdout", "source"}))
+                                                                  "holdout", "source", "gate"}))
         if problems:
             raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
         return self
@@ -471,6 +471,11 @@ def _cross_field_problems(data: Any) -> list[tuple[str, str]]:
     units = [str(c.get("name")) for c in columns if c.get("role") == "unit"]
     if len(units) > 1:
         problems.append(("columns", "only one column can have role: unit (found " + ", ".join(units) + ")"))
+    domain_share, gate_share = setting("privacy", "domain_share", PrivacySpec), setting("gate", "share", GateSpec)
+    if (isinstance(domain_share, float) and isinstance(gate_share, float) and domain_share + gate_share >= 1
+            and any(c.get("bounds") == ESTIMATE or c.get("categories") == ESTIMATE for c in attributes)):
+        problems.append(("privacy.domain_share", f"together with gate.share ({gate_share:g}) it leaves nothing "
+                         "of the budget for the model: lower one of them"))
     if units and section("source").get("url") is not None:
         problems.append(("source.url", "role: unit is not supported for database sources yet (the unit ids would "
                          "have to be read to bound contributions): export the table to Parquet, or drop the unit"))

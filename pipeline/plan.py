@@ -113,7 +113,8 @@ def plan_budget(config: ReleaseConfig, accountant: Accountant) -> BudgetPlan:
     weights = gate_weights(config)
     gate_total = total * config.gate.share if weights else 0.0
     if domain_total + gate_total >= total:
-        raise ConfigError("privacy.domain_share + gate.share leave nothing for the model: lower them")
+        raise ConfigError(f"{config.path or '<config>'}: privacy.domain_share + gate.share leave nothing for the "
+                          "model: lower them")
     weight_sum = sum(weights.values())
     row_count = domain_total * ROW_COUNT_SHARE
     return BudgetPlan(

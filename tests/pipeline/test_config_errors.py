@@ -322,3 +322,14 @@ def test_bad_gate_settings_name_their_key(gate: dict[str, Any], key: str) -> Non
     raw["gate"] = gate
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         config_from_mapping(raw)
+
+
+def test_domain_and_gate_shares_that_leave_nothing_for_the_model_are_refused_at_load() -> None:
+    """Found by the slow fuzzer: domain_share 0.999 plus the gate's 5% failed only inside the run,
+    with a message that named no file or key."""
+    raw = copy.deepcopy(GOOD)
+    raw["privacy"]["domain_share"] = 0.999
+    with pytest.raises(ConfigError, match="privacy.domain_share: together with gate.share"):
+        config_from_mapping(raw)
+    raw["gate"] = {"share": 0.0005}
+    config_from_mapping(raw)
