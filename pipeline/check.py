@@ -38,12 +38,18 @@ from synthgate.quality.metrics.report_details import report_details
 from synthgate.quality.metrics.tstr import synthetic_predictor, tstr
 
 from .config import ReleaseConfig
+from .context import RunContext
+from .domains import Domains
+from .synthesize import Sampled
+from .training import Encoded
+from .validate import Validated
 from .encode import BooleanCodec, CategoricalCodec, DatetimeCodec, NumericCodec, TableCodec
 from .gate import Figure
 
 __all__ = ["CheckInputs", "Checked", "run_checks", "measure_gate", "model_view", "embedding_column", "exact_counts"]
 
 _MAX_SETS = 300
+_TVD_WAYS = {"tvd_1way_mean": 1, "tvd_2way_mean": 2}  # gate check -> the order of its marginals
 _TSTR_TOLERANCE = 0.1  # a number counts as predicted right within this share of its column's range
 
 
@@ -59,6 +65,15 @@ class CheckInputs:
     seed: int
     n_holdout: int = 0
     clamped: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, run: RunContext, validated: Validated, domains: Domains, encoded: Encoded,
+           sampled: Sampled) -> CheckInputs:
+        """The checks' inputs from the stages before them."""
+        return cls(config=run.config, codec=domains.codec, train_codes=encoded.codes, synth_codes=sampled.codes,
+                   train_sample=validated.train_sample, holdout_sample=validated.holdout_sample,
+                   synth_sample=sampled.head, seed=run.seed, n_holdout=validated.n_holdout,
+                   clamped=dict(encoded.clamped))
 
 
 @dataclass(frozen=True)
@@ -125,9 +140,9 @@ def _dp_figures(inputs: CheckInputs, private: PrivateChecks, costs: dict[str, fl
                             ("near_match_excess", _near_copy(inputs, synth))):
         if name in costs:
             figures[name] = _rate_excess(private, name, predicate, costs[name], plan, answers)
-    for way, name in ((1, "tvd_1way_mean"), (2, "tvd_2way_mean")):
+    for name in _TVD_WAYS:
         if name in costs:
-            figures[name] = _tvd(private, inputs, way, name, costs[name], plan, answers)
+            figures[name] = _tvd(private, inputs, name, costs[name], plan, answers)
     for name in ("clamped_share", "other_share"):
         if name in costs:
             figures[name] = _column_shares(private, name, costs[name], plan, answers)
@@ -165,8 +180,9 @@ def _rate_excess(private: PrivateChecks, name: str, predicate: SamplePredicate, 
     return Figure((hits["train"] - hits["holdout"]) / plan.k_pair, hits.stddev * math.sqrt(2) / plan.k_pair)
 
 
-def _tvd(private: PrivateChecks, inputs: CheckInputs, way: int, name: str, cost: float, plan: _SamplePlan,
+def _tvd(private: PrivateChecks, inputs: CheckInputs, name: str, cost: float, plan: _SamplePlan,
          answers: list[NoisyCounts]) -> Figure:
+    way = _TVD_WAYS[name]
     sizes = list(inputs.codec.domain.sizes)
     columns = inputs.codec.domain.columns
     sets = column_sets(len(sizes), way, max_sets=_MAX_SETS, rng=np.random.default_rng([inputs.seed, 3, way]))

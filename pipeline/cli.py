@@ -141,11 +141,11 @@ def run(ctx: click.Context, configs: tuple[Path, ...], out: Path, seed: int | No
     else 5 (mixed)."""
     from .config import load_config
     from .publish import to_json_text
-    from .run import run_release
+    from .run import RunOptions, run_release
 
     def run_one(config: Path, target: Path, item_batch_id: str | None) -> Any:
-        return run_release(load_config(config), out=target, ledger=_ledger(ctx), seed=seed, csv=csv,
-                           batch_id=item_batch_id, progress=_Progress())
+        return run_release(load_config(config), out=target, ledger=_ledger(ctx), seed=seed,
+                           options=RunOptions(csv=csv, batch_id=item_batch_id, progress=_Progress()))
 
     if len(configs) > 1:
         from .batch import run_batch

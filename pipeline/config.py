@@ -376,7 +376,7 @@ class ReleaseConfig(_Strict):
     def source_format(self) -> str:
         if self.source.url is not None:
             return "sql"
-        return self.source.format or _format_from_suffix(self.source_path)
+        return self.source.format or format_from_suffix(self.source_path)
 
     @property
     def holdout_path(self) -> Path | None:
@@ -586,7 +586,7 @@ def _category_text(value: Any) -> str:
     return str(value)
 
 
-def _format_from_suffix(path: Path) -> str:
+def format_from_suffix(path: Path) -> str:
     name = path.name.lower()
     if name.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
         return "csv"

@@ -168,8 +168,9 @@ class NumericCodec(ColumnCodec):
     (acs12 income: 45% of rows are 0, and 0% of the synthetic ones were).
     """
 
-    def __init__(self, name: str, low: float, high: float, *, bins: int, integer: bool, nulls: bool,
+    def __init__(self, name: str, bounds: tuple[float, float], *, bins: int, integer: bool, nulls: bool,
                  zero: bool = False) -> None:
+        low, high = bounds
         if not (np.isfinite(low) and np.isfinite(high) and low <= high):
             raise EncodingError(f"column '{name}': bounds must be finite with low <= high")
         self.name, self.low, self.high, self.integer, self.nulls = name, float(low), float(high), integer, nulls
@@ -246,7 +247,7 @@ class DatetimeCodec(NumericCodec):
     """Numeric bins over epoch seconds (UTC); decodes to whole seconds."""
 
     def __init__(self, name: str, low: pd.Timestamp, high: pd.Timestamp, *, bins: int, nulls: bool) -> None:
-        super().__init__(name, _epoch(low), _epoch(high), bins=bins, integer=False, nulls=nulls)
+        super().__init__(name, (_epoch(low), _epoch(high)), bins=bins, integer=False, nulls=nulls)
         self.arrow_type = pa.timestamp("s", tz="UTC")
 
     def _as_float(self, values: pd.Series) -> np.ndarray:
@@ -285,7 +286,7 @@ def codec_from_spec(spec: ColumnSpec, *, bins: int, estimated: dict[str, Any] | 
     low, high = estimated["bounds"] if spec.bounds == "estimate" else spec.bounds  # type: ignore[misc]
     if spec.type == "datetime":
         return DatetimeCodec(spec.name, low, high, bins=bins, nulls=nulls)
-    return NumericCodec(spec.name, float(low), float(high), bins=bins, integer=spec.type == "integer", nulls=nulls,
+    return NumericCodec(spec.name, (float(low), float(high)), bins=bins, integer=spec.type == "integer", nulls=nulls,
                         zero=True)
 
 
@@ -300,7 +301,7 @@ def codec_from_description(name: str, description: dict[str, Any]) -> ColumnCode
     bins = int(description.get("requested_bins", description["bins"]))
     if kind == "datetime":
         return DatetimeCodec(name, pd.Timestamp(low), pd.Timestamp(high), bins=bins, nulls=nulls)
-    return NumericCodec(name, float(low), float(high), bins=bins, integer=kind == "integer", nulls=nulls,
+    return NumericCodec(name, (float(low), float(high)), bins=bins, integer=kind == "integer", nulls=nulls,
                         zero=bool(description.get("zero", False)))
 
 

@@ -140,6 +140,14 @@ class Decision:
         """True when a non-DP figure took part in the decision (the config opted in)."""
         return any(c.decides and not c.dp and c.passed is not None for c in self.checks)
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the decision itself must say in the manifest (public: it names config, not figures)."""
+        if self.outside_guarantee:
+            return ("the release decision used non-DP checks (gate.non_dp_checks): the decision is outside the DP "
+                    "guarantee",)
+        return ()
+
     def published_checks(self) -> list[dict[str, object]]:
         """What the manifest and --json may show: the DP checks, and non-DP ones only as names and verdicts
         when they decided (their values are exact figures of the real data)."""

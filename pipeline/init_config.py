@@ -16,7 +16,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
 
-from .config import ColumnSpec, _format_from_suffix
+from .config import ColumnSpec, format_from_suffix
 from .errors import ConfigError, InputError, OutputError
 from .load import ParseFailures, _arrow_reason, _check_readable, _iter_raw, _parse, with_null_tokens
 
@@ -38,7 +38,7 @@ def infer_types(path: Path) -> list[tuple[str, str]]:
     """
     _check_readable(path)
     try:
-        fmt = _format_from_suffix(path)
+        fmt = format_from_suffix(path)
     except ConfigError:
         raise InputError(f"{path}: init reads .csv, .csv.gz or .parquet files; rename the file to say which it is") \
             from None
@@ -180,7 +180,7 @@ def draft_config(data: Path, out: Path, *, epsilon: float, target: str | None, m
 
 def _written_as_decimals(data: Path, columns: list[tuple[str, str]]) -> list[str]:
     """Columns drafted 'integer' that Arrow's own inference read as floats (written '40.0'), for the comment."""
-    if _format_from_suffix(data) != "csv":
+    if format_from_suffix(data) != "csv":
         return []
     reader = pacsv.open_csv(data, read_options=pacsv.ReadOptions(block_size=_SNIFF_BYTES))
     schema = reader.schema

@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import platform
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 from synthgate.privacy.accountant import Accountant
-from synthgate.privacy.estimate import EstimatedDomain
-from synthgate.privacy.models import Model
 
 from .config import ReleaseConfig
-from .encode import TableCodec
-from .check import Checked
 from .fake_ids import fake_specs
 from .gate import Decision
-from .plan import BudgetPlan
+from .outcome import Outcome
 from .publish import sha256_file
 
 __all__ = ["build_manifest", "build_report", "versions"]
@@ -69,72 +64,73 @@ def _gate(config: ReleaseConfig, decision: Decision) -> dict[str, Any]:
             "reasons": decision.reasons, "checks": decision.published_checks()}
 
 
-def build_manifest(*, config: ReleaseConfig, codec: TableCodec, model: Model, accountant: Accountant,
-                   decision: Decision, n_rows: int, seed: int, release_id: str, files: list[Path],
-                   lifetime: dict[str, Any], measurements_hash: str, warnings: list[str]) -> dict[str, Any]:
+def build_manifest(outcome: Outcome, *, lifetime: dict[str, Any], measurements_hash: str) -> dict[str, Any]:
+    config, model = outcome.run.config, outcome.measured.model
     return {
         "synthetic": True,
-        "release_id": release_id,
+        "release_id": outcome.run.release_id,
         "dataset": config.dataset,
         "config_hash": config.config_hash,
-        "seed": seed,
+        "seed": outcome.run.seed,
         "versions": versions(),
         "model": {"kind": model.kind, "bins": config.model.bins,
                   **({"structure": model.describe()} if hasattr(model, "describe") else {})},
-        "privacy": _privacy(config, accountant, lifetime),
-        "rows": {"count": n_rows, "source": "config" if config.output.rows != "estimate" else "dp-estimate"},
-        "schema": codec.describe(),
+        "privacy": _privacy(config, outcome.accountant, lifetime),
+        "rows": {"count": outcome.measured.n_rows,
+                 "source": "config" if config.output.rows != "estimate" else "dp-estimate"},
+        "schema": outcome.domains.codec.describe(),
         # identifier/unit columns carried as fabricated stand-ins: made from the seed, never from data
         "fabricated": [spec.to_json() for spec in fake_specs(config.columns)],
-        "decision": decision.decision,
-        "gate": _gate(config, decision),
-        "warnings": warnings,
-        "files": {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files},
+        "decision": outcome.decision.decision,
+        "gate": _gate(config, outcome.decision),
+        "warnings": outcome.warnings,
+        "files": {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in outcome.sampled.paths},
         # SHA-256 of internal/measurements.json: the DP measurements this spend produced (kept
         # internal, with the report); replay refuses any other file.
         "measurements_sha256": measurements_hash,
     }
 
 
-def build_report(*, config: ReleaseConfig, codec: TableCodec, model: Model, accountant: Accountant, plan: BudgetPlan,
-                 decision: Decision, checked: Checked, estimated: list[EstimatedDomain], n_train: int, n_holdout: int, n_rows: int, seed: int,
-                 release_id: str, timings: dict[str, float], package: str, warnings: list[str],
-                 lifetime: dict[str, Any]) -> dict[str, Any]:
-    details = checked.details
-    estimated_by_column = {e.column: e.to_json() for e in estimated}
+def build_report(outcome: Outcome, *, lifetime: dict[str, Any]) -> dict[str, Any]:
+    run, config, model = outcome.run, outcome.run.config, outcome.measured.model
+    checked, decision, validated = outcome.checked, outcome.decision, outcome.validated
+    details = dict(checked.details)
+    if validated.units is not None:
+        details["contribution_bounding"] = validated.units.summary(str(config.unit_column))
+    estimated_by_column = {e.column: e.to_json() for e in outcome.domains.estimated}
     columns = []
     for spec, column in zip(config.attributes, details.get("columns", [])):
         columns.append({**column, "type": spec.type,
                         "domain_source": "dp-estimate" if spec.is_estimated else "config",
                         "estimate": estimated_by_column.get(spec.name),
-                        "clamped_rows": details.get("clamped_to_dp_bounds", {}).get(spec.name)})
+                        "clamped_rows": outcome.encoded.clamped.get(spec.name)})
     return {
         "internal": True,
         "notice": "INTERNAL: contains non-DP figures computed on the real data. Never part of a release.",
-        "release_id": release_id,
+        "release_id": run.release_id,
         "dataset": config.dataset,
         "config": {"path": str(config.path) if config.path else None, "hash": config.config_hash,
                    "model": config.model.kind, "target": config.utility.target},
         "decision": decision.decision,
-        "package": package,
+        "package": outcome.folder,
         "reasons": decision.reasons,
         "checks": [{**c.to_json(), "exact_value": checked.exact.get(c.name)} for c in decision.checks],
         "gate": _gate(config, decision),
         "figures": {name: figure.to_json() for name, figure in checked.figures.items()},
         "exact_figures": checked.exact,
         "gate_queries": checked.queries,
-        "details": {k: v for k, v in details.items() if k not in ("columns", "clamped_to_dp_bounds")},
+        "details": {k: v for k, v in details.items() if k != "columns"},
         "notes": ["datetimes are read and written in UTC (naive times are taken as UTC)",
                   "values outside DP-estimated bounds are clamped to them; each column says how many",
                   "categories outside a DP-estimated list are merged into one '__other__' code"],
-        "privacy": {**_privacy(config, accountant, lifetime), "plan": plan.to_json()},
-        "warnings": warnings,
+        "privacy": {**_privacy(config, outcome.accountant, lifetime), "plan": outcome.domains.plan.to_json()},
+        "warnings": outcome.warnings + outcome.internal_warnings,
         "model_structure": model.describe() if hasattr(model, "describe") else None,
-        "rows": {"training": n_train, "holdout": n_holdout, "synthetic": n_rows,
+        "rows": {"training": validated.n_train, "holdout": validated.n_holdout, "synthetic": outcome.measured.n_rows,
                  "synthetic_source": "config" if config.output.rows != "estimate" else "dp-estimate"},
         "dropped_identifiers": list(config.identifiers),
         "columns": columns,
-        "seed": seed,
+        "seed": run.seed,
         "versions": versions(),
-        "timings_seconds": timings,
+        "timings_seconds": dict(outcome.timings),
     }

@@ -148,10 +148,11 @@ def run_synthgate(table: str, kind: str, epsilon: float, seed: int, scratch: Pat
     config = make_config(table, kind, epsilon)
     name = f"{table}-{kind}-eps{epsilon:g}-seed{seed}"
     start = time.perf_counter()
+    from synthgate.pipeline.run import RunOptions
     from synthgate.pipeline.split import SplitKey
 
     result = run_release(config, out=scratch / name, ledger=Ledger(scratch / f"{name}.ledger.sqlite"), seed=seed,
-                         split_key=SplitKey.reproducible_for_benchmarks(seed))
+                         options=RunOptions(split_key=SplitKey.reproducible_for_benchmarks(seed)))
     wall = time.perf_counter() - start
     folder = "release" if result.released else "held"
     package = Path(result.paths[folder])

@@ -395,13 +395,15 @@ def reads_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the input was read before --out was checked")
 
-    # Import run.py before patching load.py: importing it while load.iter_batches is patched would bind
-    # the stand-in into run.py, and monkeypatch would then "restore" the stand-in after the test.
-    import synthgate.pipeline.run as run_module
+    # Import the stages before patching load.py: importing one while load.iter_batches is patched would
+    # bind the stand-in into it, and monkeypatch would then "restore" the stand-in after the test.
+    import synthgate.pipeline.training as training_module
+    import synthgate.pipeline.validate as validate_module
 
     for name in ("read_header", "iter_batches", "_iter_raw"):
         monkeypatch.setattr(load_module, name, refuse)
-    monkeypatch.setattr(run_module, "iter_batches", refuse)
+    for stage in (validate_module, training_module):
+        monkeypatch.setattr(stage, "iter_batches", refuse)
 
 
 def test_out_not_empty_exits_before_reading_anything(ws: Workspace, capsys: pytest.CaptureFixture[str],

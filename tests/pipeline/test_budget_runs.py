@@ -122,13 +122,13 @@ def test_a_dataset_without_a_lifetime_budget_is_refused_until_one_is_set(tmp_pat
 _CHANGING = """
 import os, sys
 from synthgate.pipeline import run as run_module
-original = run_module._encode_training
+original = run_module.encode_training
 def encode_then_touch(config, *args, **kwargs):
-    codes = original(config, *args, **kwargs)
+    encoded = original(config, *args, **kwargs)
     with open(config.source_path, "a", encoding="utf-8") as handle:   # another job appends a row
         handle.write("yes,40,no,male,yes,yes,no,3,south,cauc,highschool\\n")
-    return codes
-run_module._encode_training = encode_then_touch
+    return encoded
+run_module.encode_training = encode_then_touch
 from synthgate.pipeline.cli import main
 sys.exit(main(["run", sys.argv[1], "--out", sys.argv[2], "--seed", "1"]))
 """
@@ -147,10 +147,10 @@ def test_an_input_that_changes_during_the_run_is_refused(tmp_path: Path, private
 
 _DISK_FULL = """
 import errno, os, sys
-from synthgate.pipeline import run as run_module
+from synthgate.pipeline import synthesize
 def no_space(*args, **kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-run_module.write_synthetic = no_space
+synthesize.write_synthetic = no_space
 from synthgate.pipeline.cli import main
 sys.exit(main(["run", sys.argv[1], "--out", sys.argv[2], "--seed", "1"]))
 """

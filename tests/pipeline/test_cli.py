@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+import synthgate.pipeline.package as package_module
 import synthgate.pipeline.run as run_module
 from synthgate.pipeline.check import Checked
 from synthgate.pipeline.cli import main
@@ -511,10 +512,10 @@ def test_crash_late_in_the_run_leaves_nothing(tmp_path: Path, capsys: pytest.Cap
     """Atomic publish: a failure after sampling started (here, in the report) leaves no run directory
     and no hidden staging folder; exit 1 with one line (a traceback only with --debug)."""
 
-    def broken_report(**kwargs: Any) -> dict[str, Any]:
+    def broken_report(*args: Any, **kwargs: Any) -> dict[str, Any]:
         raise RuntimeError("report renderer exploded")
 
-    monkeypatch.setattr(run_module, "build_report", broken_report)
+    monkeypatch.setattr(package_module, "build_report", broken_report)
     source = tmp_path / "data" / "toy.csv"
     source.parent.mkdir()
     make_table(600).to_csv(source, index=False)

@@ -40,13 +40,13 @@ def test_categorical_unknown_goes_to_other_only_when_estimated() -> None:
 
 
 def test_nulls_refused_when_config_says_none() -> None:
-    codec = NumericCodec("x", 0, 10, bins=5, integer=False, nulls=False)
+    codec = NumericCodec("x", (0, 10), bins=5, integer=False, nulls=False)
     with pytest.raises(EncodingError, match="nulls"):
         codec.encode(pd.Series([1.0, np.nan]))
 
 
 def test_small_integer_range_gets_one_code_per_value_and_decodes_exactly() -> None:
-    codec = NumericCodec("kids", 0, 12, bins=64, integer=True, nulls=False)
+    codec = NumericCodec("kids", (0, 12), bins=64, integer=True, nulls=False)
     assert codec.n_codes == 13
     values = pd.Series(np.arange(13, dtype=float))
     codes = codec.encode(values)
@@ -55,7 +55,7 @@ def test_small_integer_range_gets_one_code_per_value_and_decodes_exactly() -> No
 
 
 def test_wide_integer_range_decodes_inside_its_bin() -> None:
-    codec = NumericCodec("income", 0, 999, bins=10, integer=True, nulls=False)
+    codec = NumericCodec("income", (0, 999), bins=10, integer=True, nulls=False)
     rng = np.random.default_rng(1)
     values = pd.Series(rng.integers(0, 1000, 2000).astype(float))
     codes = codec.encode(values)
@@ -65,7 +65,7 @@ def test_wide_integer_range_decodes_inside_its_bin() -> None:
 
 
 def test_numeric_values_are_clamped_to_bounds() -> None:
-    codec = NumericCodec("x", 0.0, 1.0, bins=4, integer=False, nulls=False)
+    codec = NumericCodec("x", (0.0, 1.0), bins=4, integer=False, nulls=False)
     codes = codec.encode(pd.Series([-5.0, 0.0, 0.5, 1.0, 7.0]))
     assert codes.tolist() == [0, 0, 2, 3, 3]
     decoded = np.asarray(codec.decode(codes, np.random.default_rng(0)).to_pylist())
@@ -108,7 +108,7 @@ def test_codec_from_spec_uses_estimated_domain_only_for_estimate_columns() -> No
 def test_table_codec_canonical_matches_loader_types() -> None:
     table = TableCodec([
         CategoricalCodec("c", ("a", "b"), other=False, nulls=False),
-        NumericCodec("n", 0, 10, bins=10, integer=True, nulls=True),
+        NumericCodec("n", (0, 10), bins=10, integer=True, nulls=True),
         DatetimeCodec("t", pd.Timestamp("2017-01-01"), pd.Timestamp("2018-01-01"), bins=4, nulls=False),
     ])
     rng = np.random.default_rng(3)
