@@ -198,7 +198,8 @@ def _synthetic_shares(codes: np.ndarray, sizes: list[int], columns: tuple[int, .
     shape = tuple(sizes[i] for i in columns)
     flat = np.ravel_multi_index(tuple(codes[:, i] for i in columns), shape)
     counts = np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape)
-    return counts / max(codes.shape[0], 1)
+    shares: np.ndarray = counts / max(codes.shape[0], 1)
+    return shares
 
 
 def _column_shares(private: PrivateChecks, counts: str, cost: float, plan: _SamplePlan,
@@ -308,16 +309,16 @@ def _exact_figures(inputs: CheckInputs) -> tuple[dict[str, float | None], dict[s
     if target is not None:
         try:
             with threadpool_limits(limits=1):  # OpenMP spin-waits badly on a busy 2-core machine
-                result = tstr(model_view(inputs.train_sample, inputs.codec),
+                scores = tstr(model_view(inputs.train_sample, inputs.codec),
                               model_view(inputs.holdout_sample, inputs.codec), model_view(synth, inputs.codec),
                               target=target, categorical=_categorical(inputs.codec), numeric=numeric,
                               rng_seed=inputs.seed)
         except MetricError as exc:  # e.g. a target with one class in the holdout: not computable, said so
             details["tstr"] = {"target": target, "not_computable": str(exc)}
         else:
-            figures["tstr_ratio"] = result.ratio
-            details["tstr"] = {"target": target, "metric": result.metric, "score_real": result.score_real,
-                               "score_synth": result.score_synth, "ratio": result.ratio}
+            figures["tstr_ratio"] = scores.ratio
+            details["tstr"] = {"target": target, "metric": scores.metric, "score_real": scores.score_real,
+                               "score_synth": scores.score_synth, "ratio": scores.ratio}
 
     embedding = [embedding_column(c) for c in inputs.codec.codecs]
     risk = disclosure_risk(model_view(synth, inputs.codec), model_view(inputs.train_sample, inputs.codec),

@@ -17,6 +17,8 @@ from typing import Any
 from pathlib import Path
 import click
 
+from .kinds import MODEL_KINDS
+
 from .errors import EXIT_HELD, EXIT_INTERNAL, EXIT_RELEASED, SynthgateError
 from .logs import configure_logging
 
@@ -72,8 +74,7 @@ def _ledger(ctx: click.Context) -> Any:
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Where to write the config.")
 @click.option("--epsilon", type=click.FloatRange(min=0, max=100, min_open=True), default=1.0, show_default=True)
 @click.option("--target", default=None, help="Column to predict in the train-on-synthetic check.")
-@click.option("--model", type=click.Choice(["independent", "copula", "graphical", "schema"]), default="graphical",
-              show_default=True)  # config.MODEL_KINDS (not imported here, to keep --help fast)
+@click.option("--model", type=click.Choice(MODEL_KINDS), default="graphical", show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite an existing config.")
 def init(data: Path, out: Path, epsilon: float, target: str | None, model: str, force: bool) -> None:
     """Draft a runnable config for DATA from its column names and types (no values are read into it)."""

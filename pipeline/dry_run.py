@@ -106,8 +106,8 @@ def dry_run(config: ReleaseConfig, *, ledger_path: str | Path) -> DryRun:
         lifetime, source = (status.lifetime_epsilon, status.lifetime_delta), "ledger"
         counted = [BatchAmounts(b.rho, b.rho_gaussian, b.epsilon_pure, b.delta_approx)
                    for b in status.batches if b.status != "released_unspent"]
-    elif config.privacy.lifetime_epsilon is not None:
-        lifetime = (config.privacy.lifetime_epsilon, config.privacy.lifetime_delta)
+    elif config.privacy.lifetime is not None:
+        lifetime = config.privacy.lifetime
     info: dict[str, Any] = {"path": str(ledger_path), "lifetime_from": source if lifetime else None,
                             "n_batches": len(counted)}
     if lifetime is None:

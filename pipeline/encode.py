@@ -114,7 +114,7 @@ class CategoricalCodec(ColumnCodec):
         return len(self.categories) + (1 if self.other else 0)
 
     def _encode(self, values: pd.Series) -> np.ndarray:
-        codes = self._index.get_indexer(values.astype(str)).astype(np.int32)
+        codes = self._index.get_indexer(pd.Index(values.astype(str))).astype(np.int32)
         unknown = codes < 0
         if unknown.any():
             if not self.other:
@@ -203,7 +203,8 @@ class NumericCodec(ColumnCodec):
         if self.zero:
             codes = np.where(codes >= self.zero_index, codes + 1, codes)
             codes[x == 0] = self.zero_index
-        return codes.astype(np.int32)
+        encoded: np.ndarray = codes.astype(np.int32)
+        return encoded
 
     def _as_float(self, values: pd.Series) -> np.ndarray:
         return values.to_numpy(dtype=float)
@@ -251,7 +252,9 @@ class DatetimeCodec(NumericCodec):
         self.arrow_type = pa.timestamp("s", tz="UTC")
 
     def _as_float(self, values: pd.Series) -> np.ndarray:
-        return (values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").astype("int64") / 1e9).to_numpy(float)
+        seconds: np.ndarray = (values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").astype("int64") / 1e9
+                               ).to_numpy(float)
+        return seconds
 
     def _decode(self, codes: np.ndarray, rng: np.random.Generator) -> Any:
         seconds = np.floor(super()._decode(codes, rng)).astype(np.int64)
@@ -285,8 +288,9 @@ def codec_from_spec(spec: ColumnSpec, *, bins: int, estimated: dict[str, Any] | 
     nulls = spec.nulls or spec.bounds == "estimate"
     low, high = estimated["bounds"] if spec.bounds == "estimate" else spec.bounds  # type: ignore[misc]
     if spec.type == "datetime":
-        return DatetimeCodec(spec.name, low, high, bins=bins, nulls=nulls)
-    return NumericCodec(spec.name, (float(low), float(high)), bins=bins, integer=spec.type == "integer", nulls=nulls,
+        return DatetimeCodec(spec.name, pd.Timestamp(low), pd.Timestamp(high), bins=bins, nulls=nulls)
+    return NumericCodec(spec.name, (float(low), float(high)), bins=bins,  # type: ignore[arg-type]  # not a datetime here
+                        integer=spec.type == "integer", nulls=nulls,
                         zero=True)
 
 

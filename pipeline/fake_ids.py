@@ -51,7 +51,7 @@ class FakeSpec:
         if self.unit or self.kind in ("uuid", "ssn"):
             return True
         if self.kind == "pattern" and self.pattern is not None:
-            return 10 ** self.pattern.count("#") >= 10 * max(n_rows, 1)
+            return bool(10 ** self.pattern.count("#") >= 10 * max(n_rows, 1))
         return False
 
 

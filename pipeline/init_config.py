@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 import pyarrow as pa
@@ -16,8 +17,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
 
-from .config import ColumnSpec, format_from_suffix
+from .config import ColumnSpec
+from .kinds import ColumnType
 from .errors import ConfigError, InputError, OutputError
+from .formats import format_from_suffix
 from .load import ParseFailures, _arrow_reason, _check_readable, _iter_raw, _parse, with_null_tokens
 
 __all__ = ["draft_config", "infer_types"]
@@ -95,7 +98,7 @@ def _parses_as(array: pa.Array, name: str, kind: str) -> bool:
         text = pd.Series(array.to_numpy(zero_copy_only=False), dtype=object).dropna()
         return bool(text.str.strip().str.lower().isin(["true", "false"]).all())
     failures = ParseFailures()
-    _parse(array, ColumnSpec.model_construct(name=name, type=kind), failures)
+    _parse(array, ColumnSpec.model_construct(name=name, type=cast(ColumnType, kind)), failures)
     return not failures.counts
 
 

@@ -101,8 +101,11 @@ def iter_batches(path: Path, fmt: str, columns: Sequence[ColumnSpec], *, identif
 class RowSplit(Protocol):
     """Per source row: whether it is held out, and whether contribution bounding leaves it out of training."""
 
-    held: np.ndarray
-    dropped: np.ndarray
+    @property
+    def held(self) -> np.ndarray: ...
+
+    @property
+    def dropped(self) -> np.ndarray: ...
 
 
 def iter_split(batches: Iterator[Batch], *, row_keys: RowKeys,
@@ -191,7 +194,8 @@ def _parse(array: pa.Array, spec: ColumnSpec, failures: ParseFailures) -> pd.Ser
         return pd.Series(text.to_numpy(zero_copy_only=False), dtype=object)
     if kind == "datetime" and pa.types.is_timestamp(array.type):
         series = array.to_pandas()
-        return pd.to_datetime(series, utc=True)
+        parsed: pd.Series = pd.to_datetime(series, utc=True)
+        return parsed
     if kind in ("numeric", "integer") and (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)):
         values = pd.Series(array.to_numpy(zero_copy_only=False), dtype=float)
     elif kind == "boolean" and pa.types.is_boolean(array.type):

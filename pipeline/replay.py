@@ -100,7 +100,8 @@ def _package(run: Path) -> Path:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
     except FileNotFoundError:
         raise InputError(f"{path}: not found; replay needs a complete run directory") from None
     except (OSError, json.JSONDecodeError) as exc:

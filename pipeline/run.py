@@ -97,12 +97,12 @@ def ensure_lifetime(ledger: Ledger, config: ReleaseConfig) -> None:
     """First run of a dataset: take its lifetime budget from the config, or refuse clearly."""
     if config.dataset in ledger.datasets():
         return
-    privacy = config.privacy
-    if privacy.lifetime_epsilon is None:
+    lifetime = config.privacy.lifetime
+    if lifetime is None:
         raise LedgerError(f"dataset '{config.dataset}' has no lifetime budget in the ledger {ledger.path}: set "
                           "privacy.lifetime_epsilon in the config, or run: synthgate budget set "
                           f"{config.dataset} --lifetime-epsilon E")
-    ledger.set_lifetime(config.dataset, epsilon=privacy.lifetime_epsilon, delta=privacy.lifetime_delta)
+    ledger.set_lifetime(config.dataset, epsilon=lifetime[0], delta=lifetime[1])
 
 
 def _stages(run: RunContext, plan: BudgetPlan, accountant: Accountant, ledger: Ledger, out: Path) -> ReleaseResult:

@@ -16,9 +16,10 @@ import pandas as pd
 from synthgate.privacy.estimate import DomainStatistics
 from synthgate.quality.contract import ContractValidator, failures as contract_failures, merge_counts
 
-from .config import ReleaseConfig, format_from_suffix
+from .config import ReleaseConfig
 from .context import Progress
 from .errors import ContractError, InputError
+from .formats import format_from_suffix
 from .load import ParseFailures, SplitBatch, iter_batches, iter_split_batches
 from .samples import RowSample
 from .split import RowKeys, SplitKey

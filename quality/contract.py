@@ -130,6 +130,8 @@ class ContractValidator:
         counts: Counts = {}
         for item in result.results:
             config = item.expectation_config
+            if config is None:  # every result of a suite run carries its expectation
+                raise RuntimeError("great-expectations returned a result without its expectation")
             column, kind = str(config.kwargs["column"]), str(config.type)
             if item.success or (column not in present and kind != _EXIST):
                 continue  # a missing column is reported once, by expect_column_to_exist

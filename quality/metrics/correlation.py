@@ -69,4 +69,5 @@ def _correlation(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     # Infinite values would make the correlation undefined; treat them as missing.
     numeric = numeric.where(np.isfinite(numeric))
     matrix = numeric.corr(method="pearson").to_numpy()
-    return np.nan_to_num(matrix, nan=0.0)
+    filled: np.ndarray = np.nan_to_num(matrix, nan=0.0)
+    return filled

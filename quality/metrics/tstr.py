@@ -133,9 +133,11 @@ def synthetic_predictor(synth: pd.DataFrame, *, target: str, categorical: Sequen
                                      max_iter=max_iter)
         if task == "classification":
             known = ~pd.isna(truth)
-            return known & (predicted.astype(str) == truth.astype(str))
+            right: np.ndarray = known & (predicted.astype(str) == truth.astype(str))
+            return right
         with np.errstate(invalid="ignore"):
-            return np.isfinite(truth) & (np.abs(predicted.astype(float) - truth) <= tolerance)
+            close: np.ndarray = np.isfinite(truth) & (np.abs(predicted.astype(float) - truth) <= tolerance)
+            return close
 
     return correct
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
@@ -24,7 +25,7 @@ __all__ = ["REAL", "SYNTHETIC", "column_svg", "heatmap_svg", "histogram_svg", "s
 REAL, SYNTHETIC = "#3b6ea8", "#e07b28"
 STAGE_COLOURS = ("#5b8bc6", "#3b6ea8", "#9c6fb5", "#e07b28", "#2e8b57", "#b5a642", "#888888")
 _MAX_BARS = 24
-_RC = {"svg.fonttype": "none", "font.family": "sans-serif", "font.size": 8,
+_RC: dict[Any, Any] = {"svg.fonttype": "none", "font.family": "sans-serif", "font.size": 8,
        "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"], "axes.spines.top": False,
        "axes.spines.right": False, "axes.titlesize": 9, "axes.titleweight": "bold", "axes.titlelocation": "left"}
 

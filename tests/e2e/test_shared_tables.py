@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from synthgate.pipeline.cli import main
-from synthgate.pipeline.config import MODEL_KINDS, _Yaml12BoolLoader, load_config
+from synthgate.pipeline.config import MODEL_KINDS, load_config, parse_yaml
 from synthgate.pipeline.errors import EXIT_HELD, EXIT_RELEASED
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
@@ -46,7 +46,7 @@ CASES = [
 
 def _temp_config(name: str, model: str, root: Path) -> Path:
     original = CONFIG_DIR / f"{name}.yaml"
-    raw: dict[str, Any] = yaml.load(original.read_text(encoding="utf-8"), Loader=_Yaml12BoolLoader)  # noqa: S506
+    raw: dict[str, Any] = parse_yaml(original.read_text(encoding="utf-8"))
     raw["source"]["path"] = str(load_config(original).source_path)
     raw["privacy"].update(epsilon=1.0, lifetime_epsilon=10.0, lifetime_delta=1e-5)
     raw["model"] = {**(raw.get("model") or {}), "kind": model}

@@ -1,47 +1,26 @@
-"""Release config: YAML validated on load into frozen, typed objects.
+"""The release config's schema: frozen, typed sections, each checking its own fields.
 
-Everything a release may publish without spending budget comes from here, so the config is
-strict: unknown keys, wrong types and inconsistent column specs are errors naming the file
-and the key, collected in one pass.
+Everything a release may publish without spending budget comes from here, so the schema is
+strict: unknown keys, wrong types and inconsistent column specs are errors. Rules that span
+sections live in `rules.py`; reading YAML and reporting problems by key in `load.py`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import math
-import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .errors import ConfigError
-from .names import has_control, shown
+from ..formats import format_from_suffix
+from ..kinds import COLUMN_TYPES, ColumnType, FakeKind, ModelKind, NonDpCheck, Role, Selection, SourceFormat
 
-__all__ = [
-    "ColumnSpec",
-    "SourceSpec",
-    "HoldoutSpec",
-    "PrivacySpec",
-    "ModelSpec",
-    "GateSpec",
-    "UtilitySpec",
-    "OutputSpec",
-    "ReleaseConfig",
-    "load_config",
-    "parse_yaml",
-    "config_from_mapping",
-    "ESTIMATE",
-    "COLUMN_TYPES",
-    "MODEL_KINDS",
-]
+__all__ = ["ColumnSpec", "SourceSpec", "HoldoutSpec", "PrivacySpec", "ModelSpec", "GateSpec", "UtilitySpec",
+           "OutputSpec", "ReleaseConfig", "ESTIMATE", "category_text"]
 
-ESTIMATE = "estimate"
-COLUMN_TYPES = ("categorical", "numeric", "integer", "datetime", "boolean")
-MODEL_KINDS = ("schema", "independent", "copula", "graphical")
+ESTIMATE: Final = "estimate"
 Estimate = Literal["estimate"]
 Probability = Annotated[float, Field(gt=0.0, lt=1.0)]
 
@@ -54,15 +33,15 @@ class ColumnSpec(_Strict):
     """One column's public description: type, role and domain (or `estimate`)."""
 
     name: str
-    type: Literal["categorical", "numeric", "integer", "datetime", "boolean"] | None = None
-    role: Literal["attribute", "identifier", "unit"] = "attribute"
+    type: ColumnType | None = None
+    role: Role = "attribute"
     bounds: tuple[float, float] | tuple[dt.datetime, dt.datetime] | Estimate | None = None
     categories: tuple[str, ...] | Estimate | None = None
     nulls: bool = False
     bins: Annotated[int, Field(ge=1, le=4096)] | None = None
     # identifier and unit columns only: a fabricated stand-in in the synthetic table, made by Faker
     # from the sampling seed alone (the real column is never read)
-    fake: Literal["name", "email", "phone", "ssn", "uuid", "address", "pattern"] | None = None
+    fake: FakeKind | None = None
     pattern: Annotated[str, Field(min_length=1, max_length=200)] | None = None  # with fake: pattern; '#' = digit
     locale: Annotated[str, Field(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")] | None = None
 
@@ -72,7 +51,7 @@ class ColumnSpec(_Strict):
         if isinstance(value, list):
             if any(v is None for v in value):
                 raise ValueError("'categories' lists a null; leave it out and set nulls: true instead")
-            return tuple(_category_text(v) for v in value)
+            return tuple(category_text(v) for v in value)
         return value
 
     @field_validator("bounds", mode="after")
@@ -159,7 +138,7 @@ class SourceSpec(_Strict):
     sqlite:////absolute.db. Only the config's non-identifier columns are ever selected."""
 
     path: Path | None = None
-    format: Literal["csv", "parquet"] | None = None
+    format: SourceFormat | None = None
     url: str | None = None
     password_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
     table: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")] | None = None
@@ -235,16 +214,20 @@ class PrivacySpec(_Strict):
             raise ValueError("'lifetime_delta' is smaller than this run's 'delta': no run could fit")
         return self
 
+    @property
+    def lifetime(self) -> tuple[float, float] | None:
+        """(ε, δ) over all the dataset's runs, when the config gives them (δ is then always set)."""
+        if self.lifetime_epsilon is None:
+            return None
+        return (self.lifetime_epsilon, self.lifetime_delta or 0.0)
+
 
 class ModelSpec(_Strict):
-    kind: Literal["schema", "independent", "copula", "graphical"] = "graphical"
+    kind: ModelKind = "graphical"
     bins: Annotated[int, Field(ge=2, le=4096)] = 64
     correlation_share: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
     groups: Annotated[int, Field(ge=2, le=256)] = 32  # graphical: coarse groups per column for 2-way tables
-    selection: Literal["mst", "aim"] = "aim"  # graphical: AIM's adaptive rounds (from MST's tree), or the tree alone
-
-
-NonDpCheck = Literal["train_closer_share", "correlation_error", "tstr_ratio"]
+    selection: Selection = "aim"  # graphical: AIM's adaptive rounds (from MST's tree), or the tree alone
 
 
 class GateSpec(_Strict):
@@ -320,7 +303,9 @@ class ReleaseConfig(_Strict):
         names = [c.name for c in self.columns]
         if len(set(names)) != len(names):
             raise ValueError("a column name appears twice")
-        problems = _cross_field_problems(self.model_dump(include={"columns", "privacy", "model", "utility", "output",
+        from .rules import cross_field_problems
+
+        problems = cross_field_problems(self.model_dump(include={"columns", "privacy", "model", "utility", "output",
                                                                   "holdout", "source", "gate"}))
         if problems:
             raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
@@ -367,7 +352,7 @@ class ReleaseConfig(_Strict):
     def source_path(self) -> Any:
         """The input file's path, or (for a database) a `SqlSource` that reads the table or query."""
         if self.source.url is not None:
-            from .sources import SqlSource
+            from ..sources import SqlSource
 
             return SqlSource.from_spec(self.source, self.resolve)
         return self.resolve(Path(str(self.source.path)))
@@ -383,227 +368,9 @@ class ReleaseConfig(_Strict):
         return None if self.holdout.path is None else self.resolve(self.holdout.path)
 
 
-def load_config(path: str | Path) -> ReleaseConfig:
-    """Read and validate a release config; every problem is reported at once as a ConfigError."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({type(exc).__name__})") from None
-    try:
-        raw = parse_yaml(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', 'parse error')}") from None
-    return config_from_mapping(raw, path=path.resolve(), where=str(path))
-
-
-def config_from_mapping(raw: Any, *, path: Path | None = None, where: str = "<config>") -> ReleaseConfig:
-    """Validate an already-parsed config mapping (YAML's shape)."""
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping of keys at the top level")
-    columns = raw.get("columns")
-    problems: list[str] = []
-    data = dict(raw)
-    if isinstance(columns, dict):
-        column_list = []
-        for name, spec in columns.items():
-            if not isinstance(spec, dict):
-                problems.append(f"{where}: columns.{name}: expected a mapping (type, bounds or categories, ...)")
-                continue
-            if "name" in spec:
-                problems.append(f"{where}: columns.{name}.name: unknown key (the column's name is its key)")
-                continue
-            if name is None:
-                problems.append(f"{where}: columns: a column's name is empty (null); quote it if it is 'null'")
-                continue
-            if isinstance(name, str) and has_control(name):
-                problems.append(f"{where}: columns.{shown(name)}: a column name may not hold a control character or "
-                                "line break; rename the column in the input and the config")
-                continue
-            # YAML reads `true:` as a boolean key: write it as the header would spell it.
-            column_list.append({"name": _category_text(name) if isinstance(name, bool) else str(name), **spec})
-        data["columns"] = column_list
-    elif columns is not None:
-        problems.append(f"{where}: columns: expected a mapping from column name to its spec")
-    for key in ("path", "config_hash"):
-        if key in data:
-            problems.append(f"{where}: {key}: unknown key")
-    if not problems:
-        try:
-            config = ReleaseConfig.model_validate({**data, "path": path, "config_hash": _hash(raw)})
-        except ValidationError as exc:
-            # Field errors stop pydantic before the cross-field rules (target, delta, schema) run, and
-            # those rules report only their first failure at the top level: check them here on the raw
-            # mapping instead, each under its own key, so one pass shows every problem.
-            errors = [err for err in exc.errors() if err["loc"]]
-            cross = [f"{where}: {key}: {message}" for key, message in _cross_field_problems(data)]
-            problems += [f"{where}: {_location(err['loc'], data)}: {_message(err)}" for err in errors] + cross
-            if not problems:
-                problems = [f"{where}: {_location(err['loc'], data)}: {_message(err)}" for err in exc.errors()]
-        else:
-            return config
-    raise ConfigError(f"{len(problems)} problem(s) in config:\n  " + "\n  ".join(problems))
-
-
-def _cross_field_problems(data: Any) -> list[tuple[str, str]]:
-    """Rules that span sections, as (key, message) pairs. Works on a raw mapping of any shape
-    (a rule whose inputs are missing or mistyped is skipped: the field check reports those)."""
-
-    def section(name: str) -> dict[str, Any]:
-        value = data.get(name) if isinstance(data, dict) else None
-        return value if isinstance(value, dict) else {}
-
-    def setting(name: str, key: str, spec: type[BaseModel]) -> Any:
-        return section(name).get(key, spec.model_fields[key].default)
-
-    columns = data.get("columns") if isinstance(data, dict) else None
-    columns = [c for c in columns if isinstance(c, dict)] if isinstance(columns, list | tuple) else None
-    if columns is None:
-        return []
-    attributes = [c for c in columns if c.get("role", "attribute") == "attribute"]
-    problems: list[tuple[str, str]] = []
-    if not attributes:
-        problems.append(("columns", "no non-identifier column to synthesise"))
-    units = [str(c.get("name")) for c in columns if c.get("role") == "unit"]
-    if len(units) > 1:
-        problems.append(("columns", "only one column can have role: unit (found " + ", ".join(units) + ")"))
-    domain_share, gate_share = setting("privacy", "domain_share", PrivacySpec), setting("gate", "share", GateSpec)
-    if (isinstance(domain_share, float) and isinstance(gate_share, float) and domain_share + gate_share >= 1
-            and any(c.get("bounds") == ESTIMATE or c.get("categories") == ESTIMATE for c in attributes)):
-        problems.append(("privacy.domain_share", f"together with gate.share ({gate_share:g}) it leaves nothing "
-                         "of the budget for the model: lower one of them"))
-    if units and section("source").get("url") is not None:
-        problems.append(("source.url", "role: unit is not supported for database sources yet (the unit ids would "
-                         "have to be read to bound contributions): export the table to Parquet, or drop the unit"))
-    if units and section("holdout").get("path") is not None:
-        problems.append(("holdout.path", "a holdout file cannot be used with role: unit (its rows cannot be bounded "
-                         "per individual, and the DP gate counts them): give holdout.fraction instead"))
-    if not units and section("privacy").get("max_rows_per_unit", 1) != 1:
-        problems.append(("privacy.max_rows_per_unit", "needs a column with role: unit naming each row's individual"))
-    target = setting("utility", "target", UtilitySpec)
-    if target is not None and target not in [c.get("name") for c in attributes]:
-        problems.append(("utility.target", f"'{target}' is not a non-identifier column of this config"))
-    elif target is not None and len(attributes) < 2:
-        problems.append(("utility.target", "train-on-synthetic needs at least one other column to predict from; "
-                         "remove the target or add a column"))
-    delta = setting("privacy", "delta", PrivacySpec)
-    estimated_categories = [str(c.get("name")) for c in attributes if c.get("categories") == ESTIMATE]
-    if isinstance(delta, int | float) and not isinstance(delta, bool) and delta == 0 and estimated_categories:
-        problems.append(("privacy.delta", "'categories: estimate' (columns " + ", ".join(estimated_categories)
-                         + ") needs privacy.delta > 0: a thresholded histogram has a delta"))
-    if setting("model", "kind", ModelSpec) == "schema":
-        if setting("output", "rows", OutputSpec) == ESTIMATE:
-            problems.append(("output.rows", "model 'schema' spends no budget: give output.rows as a number"))
-        for c in attributes:
-            if c.get("bounds") == ESTIMATE or c.get("categories") == ESTIMATE:
-                problems.append((f"columns.{c.get('name')}", "model 'schema' spends no budget: give a public domain, "
-                                 "not 'estimate'"))
-    return problems
-
-
-def _location(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
-    """Turn pydantic's location into the YAML key path (columns are keyed by name there)."""
-    parts: list[str] = []
-    items = list(loc)
-    if len(items) >= 2 and items[0] == "columns" and isinstance(items[1], int):
-        columns = data.get("columns") or []
-        name = columns[items[1]]["name"] if items[1] < len(columns) else str(items[1])
-        parts += ["columns", name]
-        items = items[2:]
-    for item in items:
-        if isinstance(item, int):
-            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
-        elif item in ("float", "int", "tuple[float, float]", "tuple[datetime, datetime]", "literal['estimate']",
-                      "tuple[str, ...]", "constrained-int", "constrained-float", "function-after[_consistent(), ColumnSpec]"):
-            continue
-        elif isinstance(item, str) and ("[" in item or "(" in item):
-            continue
-        else:
-            parts.append(str(item))
-    return ".".join(parts) or "(top level)"
-
-
-class _Yaml12BoolLoader(yaml.SafeLoader):
-    """SafeLoader where only true/false are booleans, as in YAML 1.2, and a key twice is an error.
-
-    YAML 1.1 reads yes/no/on/off as booleans, which would turn `categories: [yes, no]` into
-    something that no longer matches the data. PyYAML keeps the last of two equal keys without a
-    word, so a column written twice would silently lose its first spec.
-    """
-
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
-        if isinstance(node, yaml.MappingNode):
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    duplicate = key in seen
-                except TypeError:  # an unhashable key: the base class reports it
-                    continue
-                if duplicate:
-                    raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping", node.start_mark,
-                        f"the key '{key}' appears twice in one mapping", key_node.start_mark)
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
-
-
-_Yaml12BoolLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Yaml12BoolLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-def parse_yaml(text: str) -> Any:
-    """YAML as synthgate reads configs: safe, YAML 1.2 booleans only, duplicate keys refused."""
-    return yaml.load(text, Loader=_Yaml12BoolLoader)  # noqa: S506 - a SafeLoader subclass
-
-
-def _message(err: Any) -> str:
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    msg = str(err.get("msg", "invalid"))
-    return msg.removeprefix("Value error, ")
-
-
-def _category_text(value: Any) -> str:
+def category_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def format_from_suffix(path: Path) -> str:
-    name = path.name.lower()
-    if name.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
-        return "csv"
-    if name.endswith((".parquet", ".pq")) or path.is_dir():  # a folder: a Parquet dataset (hive partitions)
-        return "parquet"
-    raise ConfigError(f"{path}: cannot tell the file format from its name; set source.format to csv or parquet")
-
-
-def _hash(raw: Any) -> str:
-    canonical = json.dumps(_string_keys(raw), sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _string_keys(value: Any) -> Any:
-    """YAML allows keys of any type (`1:` next to `a:`); JSON's sorted keys must all be strings."""
-    if isinstance(value, dict):
-        return {str(k): _string_keys(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_string_keys(v) for v in value]
-    return value
