@@ -238,6 +238,7 @@ def level_share_at(kind: str, cost: float, *, n_hat: float, unit_is_rho: bool, d
     line at this cost, with a 2σ margin. Public: a function of the cost, δ and the noisy row count."""
     if cost <= 0:
         return float("inf")
+    mechanism: DiscreteGaussianCounts | GeometricCounts
     if kind == "categorical":
         mechanism = DiscreteGaussianCounts(rho=cost, sensitivity=contribution)
         line = contribution + mechanism.tail_threshold(delta_per_column / contribution)
@@ -333,7 +334,7 @@ def _trims_real_mass(noisy: np.ndarray, significant: np.ndarray, stddev: float) 
     # third of a column (acs12 hrs_work onto [40, 41]), so it is capped at 5% of the noisy total.
     total = max(float(noisy.sum()), 0.0)
     allowed = min(0.005 * total + stddev * np.sqrt(max(dropped.size, 1)), 0.05 * total)
-    return float(dropped.sum()) > allowed
+    return bool(float(dropped.sum()) > allowed)
 
 
 def _cell_edge(edges: np.ndarray, parts: int, cell: int) -> float:

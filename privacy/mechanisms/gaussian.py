@@ -45,7 +45,7 @@ def discrete_gaussian_variance(sigma: float) -> float:
     return float(np.sum(weights * support**2) / np.sum(weights))
 
 
-class _ScaledDiscreteGaussian(GaussianDiscrete):
+class _ScaledDiscreteGaussian(GaussianDiscrete):  # type: ignore[misc]  # diffprivlib has no type information
     """diffprivlib's discrete Gaussian sampler (the test reference), with σ set directly."""
 
     def __init__(self, *, scale: float, random_state: Any = None) -> None:
@@ -53,7 +53,7 @@ class _ScaledDiscreteGaussian(GaussianDiscrete):
         self._scale = scale
 
 
-class _ScaledGaussian(Gaussian):
+class _ScaledGaussian(Gaussian):  # type: ignore[misc]  # diffprivlib has no type information
     def __init__(self, *, scale: float, random_state: Any = None) -> None:
         super().__init__(epsilon=1.0, delta=0.5, sensitivity=1.0, random_state=random_state)
         self._scale = scale

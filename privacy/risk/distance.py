@@ -61,7 +61,8 @@ def distance_to_closest(query_emb: np.ndarray, reference_emb: np.ndarray, *, n_c
         return np.zeros(0)
     index = NearestNeighbors(n_neighbors=1, metric="manhattan", algorithm="brute").fit(reference_emb)
     distances, _ = index.kneighbors(query_emb)
-    return np.round(distances[:, 0] / n_columns, _TIE_DECIMALS)
+    rounded: np.ndarray = np.round(distances[:, 0] / n_columns, _TIE_DECIMALS)
+    return rounded
 
 
 def disclosure_risk(

@@ -98,7 +98,7 @@ def _embed_categorical(series: pd.Series, column: EmbeddingColumn, block: np.nda
     null = series.isna().to_numpy()
     codes = np.full(len(series), len(column.categories) + 1)  # null slot
     present = series[~null].astype(object).map(str)
-    found = pd.Index(column.categories, dtype=object).get_indexer(present)
+    found = pd.Index(column.categories, dtype=object).get_indexer(pd.Index(present))
     codes[~null] = np.where(found >= 0, found, len(column.categories))  # unseen -> "other" slot
     block[np.arange(len(series)), codes] = 0.5
 

@@ -51,7 +51,9 @@ def row_ids(first: pd.DataFrame, second: pd.DataFrame) -> np.ndarray:
 def _comparable(series: pd.Series) -> pd.Series:
     """Same representation on both sides: datetimes in one unit, so equal instants get equal codes."""
     if isinstance(series.dtype, pd.DatetimeTZDtype):
-        return series.dt.tz_convert("UTC").dt.as_unit("ns")
+        utc: pd.Series = series.dt.tz_convert("UTC").dt.as_unit("ns")
+        return utc
     if pd.api.types.is_datetime64_dtype(series.dtype):
-        return series.dt.as_unit("ns")
+        naive: pd.Series = series.dt.as_unit("ns")
+        return naive
     return series
