@@ -100,6 +100,14 @@ def validate(config: Path) -> None:
              f"about {n_train:,} training and {n_holdout:,} holdout; each run draws its own secret split")
     click.echo(f"ok: {config} is valid and its input passes the contract "
                f"({n_train + n_holdout:,} rows: {split}) [internal: exact counts]")
+    from synthgate.privacy.accountant import Accountant, Budget
+
+    from .dry_run import domain_rows_lines
+    from .plan import plan_budget, rows_needed
+
+    plan = plan_budget(release, Accountant(Budget(release.privacy.epsilon, release.privacy.delta)))
+    for line in domain_rows_lines(rows_needed(plan, release.estimated_kinds, release.contribution), n_train):
+        click.echo(f"warning: {line}", err=True)
 
 
 @cli.command()
@@ -125,7 +133,7 @@ def plan(ctx: click.Context, config: Path, as_json: bool) -> None:
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path),
               help="Run directory to create; with several CONFIGs, the folder that gets one run directory per config.")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
-              help="Seed for sampling and the holdout split (never the DP noise).")
+              help="Seed for sampling (post-processing) only: never the DP noise nor the secret holdout split.")
 @click.option("--csv/--no-csv", "csv", default=None, help="Also write synthetic.csv (default: from config).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object with the outcome on stdout (schema: docs/cli.md).")

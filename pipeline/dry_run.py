@@ -17,9 +17,9 @@ from synthgate.privacy.ledger import BatchAmounts, Ledger, compose_epsilon
 from synthgate.privacy.ledger_store import is_url
 
 from .config import ReleaseConfig
-from .plan import plan_budget
+from .plan import plan_budget, rows_needed
 
-__all__ = ["DryRun", "dry_run"]
+__all__ = ["DryRun", "dry_run", "domain_rows_lines"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class DryRun:
     fits: bool
     reason: str
     measurements_known: bool = field(default=False)
+    # per estimated column: about how many training rows its estimate needs at this budget (None: > 10^6)
+    domain_rows: dict[str, float | None] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,7 +62,7 @@ class DryRun:
                          f"{ledger['lifetime_from']}), spent {ledger['spent_epsilon']:.4g} over {ledger['n_batches']} "
                          f"batch(es), left {ledger['remaining_epsilon']:.4g}; after this run left "
                          f"{ledger['remaining_epsilon_after']:.4g}")
-        return [*lines, self.reason]
+        return [*lines, *domain_rows_lines(self.domain_rows), self.reason]
 
 
 def _stages(config: ReleaseConfig, plan: Any) -> tuple[list[dict[str, Any]], bool]:
@@ -126,4 +128,19 @@ def dry_run(config: ReleaseConfig, *, ledger_path: str | Path) -> DryRun:
                   f"lifetime {lifetime[0]:g}")
     return DryRun(config.dataset, str(config.path) if config.path else "", config.model.kind, budget.accounting,
                   plan.unit, {"epsilon": budget.epsilon, "delta": budget.delta}, plan.total, stages, info, fits,
-                  reason, known)
+                  reason, known, rows_needed(plan, config.estimated_kinds, config.contribution))
+
+
+def domain_rows_lines(needed: dict[str, float | None], n_train: int | None = None) -> list[str]:
+    """What the estimated domains need, in words; with `n_train` (validate: exact, internal), only the
+    columns that this table is too small for."""
+    if n_train is not None:
+        needed = {c: n for c, n in needed.items() if n is None or n > n_train}
+    if not needed:
+        return []
+    shown = ", ".join(f"{c} ~{n:,.0f}" if n is not None else f"{c} >1,000,000" for c, n in sorted(needed.items()))
+    head = (f"estimated domains: with about {n_train:,} training rows these estimates will miss category levels or "
+            "bounds bins holding 5% of the rows" if n_train is not None else
+            "estimated domains: training rows each estimate needs at this budget to keep every category level and "
+            "bounds bin holding 5% of the rows")
+    return [f"{head} ({shown}); below that, give public bounds or category lists for them"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -172,6 +172,7 @@ def draft_config(data: Path, out: Path, *, epsilon: float, target: str | None, m
         "# - Types come from the data (the type only, never a value): 'integer' wherever every parsed value is a\n"
         "#   whole number; change it where the documentation says otherwise.\n"
         + (f"#   Written with decimals in the file but whole numbers: {', '.join(whole)}.\n" if whole else "")
+        + _domain_rows_comment(document, out)
     )
     text = header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -179,6 +180,32 @@ def draft_config(data: Path, out: Path, *, epsilon: float, target: str | None, m
     partial.write_text(text, encoding="utf-8")
     partial.replace(out)
     return text
+
+
+def _domain_rows_comment(document: dict[str, Any], out: Path) -> str:
+    """How many training rows the drafted estimates need at this epsilon (public: config only), so a
+    steward with a small table knows before anything is spent which domains to write in."""
+    from synthgate.privacy.accountant import Accountant, Budget
+
+    from .config import config_from_mapping
+    from .plan import plan_budget, rows_needed
+
+    try:
+        config = config_from_mapping(document, path=out.resolve())
+    except ConfigError:  # the run will report it, key by key
+        return ""
+    plan = plan_budget(config, Accountant(Budget(config.privacy.epsilon, config.privacy.delta)))
+    needed = rows_needed(plan, config.estimated_kinds, config.contribution)
+    by_kind: dict[str, float | None] = {}
+    for column, kind in config.estimated_kinds.items():
+        by_kind.setdefault(kind, needed.get(column))
+    if not by_kind:
+        return ""
+    shown = ", ".join(f"{kind} columns ~{n:,.0f}" if n is not None else f"{kind} columns >1,000,000"
+                      for kind, n in by_kind.items())
+    return ("# - At this epsilon the 'estimate' domains need about this many training rows to keep every category\n"
+            f"#   level and bounds bin holding 5% of the rows: {shown}.\n"
+            "#   On a smaller table write public domains in (`synthgate validate` names the columns).\n")
 
 
 def _written_as_decimals(data: Path, columns: list[tuple[str, str]]) -> list[str]:

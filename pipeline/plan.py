@@ -12,7 +12,10 @@ that names the level share that survives). Post-processing of the noisy count an
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
 
 from synthgate.privacy.accountant import Accountant, Budget
 from synthgate.privacy.estimate import LEVEL_SHARE, level_share_at, needed_cost
@@ -21,10 +24,12 @@ from synthgate.privacy.ledger import BatchAmounts
 from .config import ReleaseConfig
 from .errors import ConfigError
 
-__all__ = ["BudgetPlan", "plan_budget", "gate_weights", "split_domains", "ROW_COUNT_SHARE", "MAX_DOMAIN_SHARE"]
+__all__ = ["BudgetPlan", "plan_budget", "gate_weights", "split_domains", "rows_needed", "ROW_COUNT_SHARE",
+           "MAX_DOMAIN_SHARE"]
 
 ROW_COUNT_SHARE = 0.1  # of the configured domain share: the noisy row count that sizes the split
 MAX_DOMAIN_SHARE = 0.6  # of the run: the most that estimated domains may take on a small table
+_FEWEST_ROWS, _MOST_ROWS = 100.0, 1e6  # the range `rows_needed` searches
 
 # How the gate's share is split between its DP queries (relative weights). The per-column checks
 # (clamped, other) answer a vector and need more; the scalar TVD sums need little (their noise is
@@ -50,6 +55,7 @@ class BudgetPlan:
     # `domain_cost_per_column`): per column cost, the count, and the share of rows a category level
     # or bounds bin must hold to be found at that cost (the worst over the estimated columns).
     domain_costs: tuple[tuple[str, float], ...] = ()
+    level_shares: tuple[tuple[str, float], ...] = ()  # per estimated column, the share it can find
     n_hat: float | None = None
     level_share: float | None = None
     warning: str | None = None
@@ -57,6 +63,7 @@ class BudgetPlan:
     def to_json(self) -> dict[str, object]:
         out = asdict(self)
         out["domain_costs"] = dict(self.domain_costs)
+        out["level_shares"] = dict(self.level_shares)
         return out
 
     def domain_cost(self, column: str) -> float:
@@ -144,12 +151,16 @@ def split_domains(plan: BudgetPlan, *, n_hat: float, kinds: dict[str, str], cont
             return needed_cost(kind, delta_per_column=plan.delta_per_category_column, **facts)  # type: ignore[arg-type]
         return needed_cost(kind, **facts)  # type: ignore[arg-type]
 
-    extra = {c: max(need(k) - base, 0.0) for c, k in kinds.items()}
+    # Columns of one kind need the same cost and find the same share: compute each kind once.
+    extra_by_kind = {k: max(need(k) - base, 0.0) for k in set(kinds.values())}
+    extra = {c: extra_by_kind[k] for c, k in kinds.items()}
     room = max(plan.total * MAX_DOMAIN_SHARE - plan.row_count_cost - base * len(kinds), 0.0)
     scale = min(1.0, room / sum(extra.values())) if sum(extra.values()) > 0 else 0.0
     costs = {c: base + extra[c] * scale for c in kinds}
-    shares = {c: level_share_at(k, costs[c], delta_per_column=plan.delta_per_category_column, **facts)  # type: ignore[arg-type]
-              for c, k in kinds.items()}
+    share_by_kind = {k: level_share_at(k, base + extra_by_kind[k] * scale, delta_per_column=plan.delta_per_category_column,
+                                       **facts)  # type: ignore[arg-type]
+                     for k in extra_by_kind}
+    shares = {c: share_by_kind[k] for c, k in kinds.items()}
     worst = max(shares.values())
     warning = None
     if worst > LEVEL_SHARE:
@@ -158,5 +169,33 @@ def split_domains(plan: BudgetPlan, *, n_hat: float, kinds: dict[str, str], cont
                    f"bins holding at least {min(worst, 1.0):.0%} of the rows (rarer category levels become "
                    f"'__other__', bounds may clamp); give public bounds or category lists for: {', '.join(thin)}")
     spent = plan.row_count_cost + sum(costs.values())
-    return replace(plan, domain_costs=tuple(costs.items()), n_hat=float(n_hat), level_share=worst, warning=warning,
-                   model_cost=plan.total - spent - plan.gate_cost)
+    return replace(plan, domain_costs=tuple(costs.items()), level_shares=tuple(shares.items()), n_hat=float(n_hat),
+                   level_share=worst, warning=warning, model_cost=plan.total - spent - plan.gate_cost)
+
+
+def rows_needed(plan: BudgetPlan, kinds: dict[str, str], contribution: int = 1) -> dict[str, float | None]:
+    """Per estimated column, about how many training rows its DP domain estimate needs, at this budget,
+    to find every category level or bounds bin holding `LEVEL_SHARE` of the rows (None: more than
+    `_MOST_ROWS`). Public: a function of the config alone, so `plan` and `init` can say before anything
+    is spent which columns a small table should give public bounds or lists for."""
+    if plan.total <= 0 or not kinds:
+        return {}
+
+    def found(n: float) -> dict[str, bool]:  # the share found falls with n: a level at LEVEL_SHARE is found
+        shares = split_domains(plan, n_hat=n, kinds=kinds, contribution=contribution).level_shares
+        return {column: share <= LEVEL_SHARE * (1 + 1e-9) for column, share in shares}
+
+    grid = np.geomspace(_FEWEST_ROWS, _MOST_ROWS, 17)  # 4 steps a decade, then bisected to about 1%
+    on_grid = [found(float(n)) for n in grid]
+    needed: dict[str, float | None] = {}
+    for column in kinds:
+        first = next((i for i, ok in enumerate(on_grid) if ok[column]), None)
+        if first is None or first == 0:
+            needed[column] = None if first is None else float(grid[0])
+            continue
+        low, high = math.log(grid[first - 1]), math.log(grid[first])
+        while high - low > 0.01:
+            middle = (low + high) / 2
+            low, high = (low, middle) if found(math.exp(middle))[column] else (middle, high)
+        needed[column] = math.exp(high)
+    return needed

@@ -47,8 +47,7 @@ def validate_source(config: ReleaseConfig, key: SplitKey, progress: Progress | N
     units = bound_contributions(config, key)
     columns = config.attributes
     contract = ContractValidator(columns)
-    statistics = DomainStatistics({c.name: ("categorical" if c.type == "categorical" else str(c.type))
-                                   for c in columns if c.is_estimated})
+    statistics = DomainStatistics(config.estimated_kinds)
     train_sample = RowSample(config.utility.sample_rows)
     holdout_sample = RowSample(config.utility.sample_rows)
     n_train = n_holdout = 0

@@ -317,6 +317,12 @@ class ReleaseConfig(_Strict):
         return tuple(c for c in self.columns if c.role == "attribute")
 
     @property
+    def estimated_kinds(self) -> dict[str, str]:
+        """Columns whose domain is estimated under DP, with the kind of estimate each needs."""
+        return {c.name: ("categorical" if c.type == "categorical" else str(c.type))
+                for c in self.attributes if c.is_estimated}
+
+    @property
     def identifiers(self) -> tuple[str, ...]:
         """Columns never parsed as data nor released: identifiers, and the unit column."""
         return tuple(c.name for c in self.columns if c.role != "attribute")
