@@ -26,9 +26,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # `python bench/models.py`: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from bench._common import REPO, config_path, fmt, machine_info, make_config, median, render_table
 
 TABLE = "health_insurance"
