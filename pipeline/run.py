@@ -100,12 +100,12 @@ def run_release(config: ReleaseConfig, *, out: Path, ledger: Ledger, seed: int |
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     release_id = batch_id or f"{config.dataset}-{stamp}-{config.config_hash[:8]}-{secrets.token_hex(3)}"
     budget = Budget(config.privacy.epsilon, config.privacy.delta)
-    plan = plan_budget(config, Accountant(budget))
+    plan = plan_budget(config, budget)
     ensure_lifetime(ledger, config)
     ledger.reserve(dataset=config.dataset, batch_id=release_id, config_hash=config.config_hash,
                    model=config.model.kind, planned=plan.planned_amounts(budget),
                    run_epsilon=budget.epsilon, run_delta=budget.delta)
-    accountant = Accountant(budget, on_spend=lambda charges: ledger.record_charge(release_id, charges))
+    accountant = Accountant(budget, on_spend=lambda seq, charge: ledger.record_charge(release_id, seq, charge))
     try:
         result = _run_batch(config, out, seed, csv, release_id, plan, accountant, ledger, progress,
                             split_key or SplitKey.fresh())

@@ -6,7 +6,7 @@ import pytest
 
 from synthgate.pipeline.config import config_from_mapping
 from synthgate.pipeline.plan import MAX_DOMAIN_SHARE, plan_budget, split_domains
-from synthgate.privacy.accountant import Accountant, Budget
+from synthgate.privacy.accountant import Budget
 from synthgate.privacy.estimate import LEVEL_SHARE, level_share_at
 
 
@@ -16,7 +16,7 @@ def _plan(n_categorical: int, n_numeric: int, epsilon: float = 1.0):  # type: ig
     config = config_from_mapping({"dataset": "t", "source": {"path": "t.csv"}, "columns": columns,
                                   "privacy": {"epsilon": epsilon, "delta": 1e-6}})
     kinds = {c: ("categorical" if c.startswith("c") else "numeric") for c in columns}
-    return plan_budget(config, Accountant(Budget(epsilon, 1e-6))), kinds
+    return plan_budget(config, Budget(epsilon, 1e-6)), kinds
 
 
 def test_a_large_table_keeps_the_configured_even_split() -> None:
