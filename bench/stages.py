@@ -26,9 +26,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):  # `python bench/stages.py`: make `bench` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from bench._common import (REPO, TABLES, config_path, fmt, machine_info, make_config, median, peak_rss_mb,
                            render_table)
 

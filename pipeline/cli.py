@@ -100,12 +100,12 @@ def validate(config: Path) -> None:
              f"about {n_train:,} training and {n_holdout:,} holdout; each run draws its own secret split")
     click.echo(f"ok: {config} is valid and its input passes the contract "
                f"({n_train + n_holdout:,} rows: {split}) [internal: exact counts]")
-    from synthgate.privacy.accountant import Accountant, Budget
+    from synthgate.privacy.accountant import Budget
 
     from .dry_run import domain_rows_lines
     from .plan import plan_budget, rows_needed
 
-    plan = plan_budget(release, Accountant(Budget(release.privacy.epsilon, release.privacy.delta)))
+    plan = plan_budget(release, Budget(release.privacy.epsilon, release.privacy.delta))
     for line in domain_rows_lines(rows_needed(plan, release.estimated_kinds, release.contribution), n_train):
         click.echo(f"warning: {line}", err=True)
 

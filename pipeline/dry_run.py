@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synthgate.privacy.accountant import Accountant, Budget
+from synthgate.privacy.accountant import Budget
 from synthgate.privacy.ledger import BatchAmounts, Ledger, compose_epsilon
 from synthgate.privacy.ledger_store import is_url
 
@@ -95,7 +95,7 @@ def _stages(config: ReleaseConfig, plan: Any) -> tuple[list[dict[str, Any]], boo
 def dry_run(config: ReleaseConfig, *, ledger_path: str | Path) -> DryRun:
     """Plan CONFIG's run against the ledger at `ledger_path`; spends nothing, reads no data."""
     budget = Budget(config.privacy.epsilon, config.privacy.delta)
-    plan = plan_budget(config, Accountant(budget))
+    plan = plan_budget(config, budget)
     planned = plan.planned_amounts(budget)
     stages, known = _stages(config, plan)
     lifetime: tuple[float, float] | None = None

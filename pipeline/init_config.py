@@ -185,7 +185,7 @@ def draft_config(data: Path, out: Path, *, epsilon: float, target: str | None, m
 def _domain_rows_comment(document: dict[str, Any], out: Path) -> str:
     """How many training rows the drafted estimates need at this epsilon (public: config only), so a
     steward with a small table knows before anything is spent which domains to write in."""
-    from synthgate.privacy.accountant import Accountant, Budget
+    from synthgate.privacy.accountant import Budget
 
     from .config import config_from_mapping
     from .plan import plan_budget, rows_needed
@@ -194,7 +194,7 @@ def _domain_rows_comment(document: dict[str, Any], out: Path) -> str:
         config = config_from_mapping(document, path=out.resolve())
     except ConfigError:  # the run will report it, key by key
         return ""
-    plan = plan_budget(config, Accountant(Budget(config.privacy.epsilon, config.privacy.delta)))
+    plan = plan_budget(config, Budget(config.privacy.epsilon, config.privacy.delta))
     needed = rows_needed(plan, config.estimated_kinds, config.contribution)
     by_kind: dict[str, float | None] = {}
     for column, kind in config.estimated_kinds.items():

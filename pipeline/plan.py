@@ -17,9 +17,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from synthgate.privacy.accountant import Accountant, Budget
+from synthgate.privacy.accountant import BatchAmounts, Budget, Charge
 from synthgate.privacy.estimate import LEVEL_SHARE, level_share_at, needed_cost
-from synthgate.privacy.ledger import BatchAmounts
 
 from .config import ReleaseConfig
 from .errors import ConfigError
@@ -70,11 +69,13 @@ class BudgetPlan:
         return dict(self.domain_costs).get(column, self.domain_cost_per_column)
 
     def planned_amounts(self, budget: Budget) -> BatchAmounts:
-        """The most this plan can spend, for the ledger's reservation before any data is read."""
+        """The most this plan can spend, for the ledger's reservation before any data is read: its
+        total as one charge (ρ and the thresholding δ under zCDP, ε under pure DP)."""
         if self.unit == "rho":
-            return BatchAmounts(rho=self.total, rho_gaussian=self.total, epsilon_pure=0.0,
-                                delta_approx=budget.delta - self._conversion_delta(budget))
-        return BatchAmounts(rho=self.total**2 / 2, rho_gaussian=0.0, epsilon_pure=self.total, delta_approx=0.0)
+            whole = Charge("plan:total", rho=self.total, delta=budget.delta - self._conversion_delta(budget))
+        else:
+            whole = Charge("plan:total", epsilon=self.total)
+        return BatchAmounts.from_charges([whole])
 
     def _conversion_delta(self, budget: Budget) -> float:
         return budget.delta / 2 if self.delta_per_category_column > 0 else budget.delta
@@ -103,19 +104,19 @@ def gate_weights(config: ReleaseConfig) -> dict[str, float]:
     return {"rows": _GATE_WEIGHTS["rows"], **chosen} if chosen else {}
 
 
-def plan_budget(config: ReleaseConfig, accountant: Accountant) -> BudgetPlan:
+def plan_budget(config: ReleaseConfig, budget: Budget) -> BudgetPlan:
     """Split the run's budget: `privacy.domain_share` to estimated domains, `gate.share` to the DP
     gate's queries, the rest to the model."""
     estimated = [c for c in config.attributes if c.is_estimated]
     category_columns = [c for c in estimated if c.type == "categorical"]
-    zcdp = accountant.budget.accounting == "zcdp"
+    zcdp = budget.accounting == "zcdp"
     unit = "rho" if zcdp else "epsilon"
     if config.model.kind == "schema":
         return BudgetPlan(unit, 0.0, 0.0, 0, 0.0, 0.0)
     if category_columns and not zcdp:
         raise ConfigError("privacy.delta: 'categories: estimate' needs delta > 0 (thresholded histogram)")
-    reserved_delta = accountant.budget.delta / 2 if category_columns else 0.0
-    total = accountant.rho_available(reserved_delta) if zcdp else accountant.budget.epsilon
+    reserved_delta = budget.delta / 2 if category_columns else 0.0
+    total = budget.rho_available(reserved_delta) if zcdp else budget.epsilon
     domain_total = total * config.privacy.domain_share if estimated else 0.0
     weights = gate_weights(config)
     gate_total = total * config.gate.share if weights else 0.0

@@ -76,12 +76,12 @@ def run_release(config: ReleaseConfig, *, out: Path, ledger: Ledger, seed: int |
     out = prepare_output_dir(Path(out))
     run = RunContext.start(config, seed, options)
     budget = Budget(config.privacy.epsilon, config.privacy.delta)
-    plan = plan_budget(config, Accountant(budget))
+    plan = plan_budget(config, budget)
     ensure_lifetime(ledger, config)
     ledger.reserve(dataset=config.dataset, batch_id=run.release_id, config_hash=config.config_hash,
                    model=config.model.kind, planned=plan.planned_amounts(budget),
                    run_epsilon=budget.epsilon, run_delta=budget.delta)
-    accountant = Accountant(budget, on_spend=lambda charges: ledger.record_charge(run.release_id, charges))
+    accountant = Accountant(budget, on_spend=lambda seq, charge: ledger.record_charge(run.release_id, seq, charge))
     try:
         return _stages(run, plan, accountant, ledger, out)
     except BaseException:

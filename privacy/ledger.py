@@ -7,9 +7,9 @@ planned spend in one write transaction before it reads any data, and the reserva
 as spent until the run settles it. A run that dies after measuring keeps its reservation
 (conservative: what may have been spent is counted as spent). A HOLD still spends.
 
-Composition across batches uses the same accounting as within a run: under zCDP the batches'
-ρ add up, and their thresholding δ add up; the total converts to ε with the lifetime δ left
-after those. Under pure DP (lifetime δ = 0) the ε add up.
+Composition across batches is the accountant module's `compose`, the same rule as within a run:
+under zCDP the batches' ρ add up, and their thresholding δ add up; the total converts to ε with the
+lifetime δ left after those. Under pure DP (lifetime δ = 0) the ε add up.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .accountant import Charge
-from .cdp import epsilon_from_rho, rho_from_epsilon
+from .accountant import BatchAmounts, Budget, Charge, compose
 from .errors import BudgetExceededError, ConfigError
 from .ledger_store import is_url, open_store
 
@@ -94,31 +93,6 @@ def default_ledger_path() -> str | Path:
 
 
 @dataclass(frozen=True)
-class BatchAmounts:
-    """A batch's cost in composable units.
-
-    `rho` is the zCDP cost of every charge (a pure-ε charge counts ε²/2), `rho_gaussian` the part
-    from Gaussian charges alone, `epsilon_pure` the sum of pure-ε charges and `delta_approx` the
-    δ of thresholded releases. A batch composes in pure ε only if it has no Gaussian or δ part.
-    """
-
-    rho: float
-    rho_gaussian: float
-    epsilon_pure: float
-    delta_approx: float
-
-    @classmethod
-    def from_charges(cls, charges: Sequence[Charge]) -> BatchAmounts:
-        return cls(rho=sum(c.rho + c.epsilon**2 / 2 for c in charges),
-                   rho_gaussian=sum(c.rho for c in charges),
-                   epsilon_pure=sum(c.epsilon for c in charges),
-                   delta_approx=sum(c.delta for c in charges))
-
-    def as_tuple(self) -> tuple[float, float, float, float]:
-        return (self.rho, self.rho_gaussian, self.epsilon_pure, self.delta_approx)
-
-
-@dataclass(frozen=True)
 class BatchRecord:
     batch_id: str
     dataset: str
@@ -176,10 +150,11 @@ class DatasetBudget:
         can fit where 'remaining epsilon' reads less than 1."""
         if self.lifetime_delta == 0:
             return None
-        delta_left = self.lifetime_delta - sum(b.delta_approx for b in self.batches if b.status != "released_unspent")
-        if delta_left <= 0:
+        reserved_delta = sum(b.delta_approx for b in self.batches if b.status != "released_unspent")
+        if self.lifetime_delta - reserved_delta <= 0:
             return 0.0
-        return max(0.0, rho_from_epsilon(self.lifetime_epsilon, delta_left) - self.spent_rho)
+        lifetime = Budget(self.lifetime_epsilon, self.lifetime_delta)
+        return max(0.0, lifetime.rho_available(reserved_delta) - self.spent_rho)
 
     def to_json(self) -> dict[str, object]:
         return {"dataset": self.name, "lifetime_epsilon": self.lifetime_epsilon, "lifetime_delta": self.lifetime_delta,
@@ -189,16 +164,8 @@ class DatasetBudget:
 
 
 def compose_epsilon(amounts: Sequence[BatchAmounts], lifetime_delta: float) -> float:
-    """ε of several batches together, in the dataset's accounting."""
-    if lifetime_delta == 0:
-        if any(a.rho_gaussian > 0 or a.delta_approx > 0 for a in amounts):
-            return float("inf")  # a zCDP batch cannot be accounted in pure ε
-        return sum(a.epsilon_pure for a in amounts)
-    rho = sum(a.rho for a in amounts)
-    delta_left = lifetime_delta - sum(a.delta_approx for a in amounts)
-    if delta_left <= 0:
-        return float("inf")
-    return epsilon_from_rho(rho, delta_left)
+    """ε of several batches together, in the dataset's accounting (`compose`)."""
+    return compose(amounts, delta=lifetime_delta).epsilon
 
 
 class Ledger:
@@ -304,17 +271,13 @@ class Ledger:
                 "epsilon_pure, delta_approx, epsilon, delta) VALUES (?, ?, 'reserved', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (batch_id, dataset, _now(), config_hash, model, *planned.as_tuple(), run_epsilon, run_delta))
 
-    def record_charge(self, batch_id: str, charges: Sequence[Charge]) -> None:
-        """Append the charges not yet written (labels and costs) to the batch's charge list. The
-        reservation already counts them; appending keeps each spend's write the same size however
-        many charges came before (rewriting the whole list made a run's writes quadratic)."""
+    def record_charge(self, batch_id: str, seq: int, charge: Charge) -> None:
+        """Append one charge (its label and cost, `seq`-th of the batch) to the batch's charge rows. The
+        reservation already counts it. One INSERT that reads nothing, so a spend's write is the same
+        whatever came before it (rewriting the whole list made a run's writes quadratic)."""
         with self._transaction() as db:
-            (written,) = db.execute("SELECT COUNT(*) FROM charges WHERE batch_id = ?", (batch_id,)).fetchone()
-            now = _now()
-            db.executemany("INSERT INTO charges (batch_id, seq, at, label, rho, epsilon, delta) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           [(batch_id, seq, now, c.label, c.rho, c.epsilon, c.delta)
-                            for seq, c in enumerate(charges) if seq >= written])
+            db.execute("INSERT INTO charges (batch_id, seq, at, label, rho, epsilon, delta) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (batch_id, seq, _now(), charge.label, charge.rho, charge.epsilon, charge.delta))
 
     def complete(self, batch_id: str, *, charges: Sequence[Charge], epsilon: float, decision: str,
                  manifest_hash: str | None, measurements_hash: str | None = None) -> None:

@@ -183,9 +183,9 @@ def run_synthgate(table: str, kind: str, epsilon: float, seed: int, scratch: Pat
 def model_rho(config: Any) -> float | None:
     """The rho synthgate's plan leaves to the model for this config (None under pure epsilon)."""
     from synthgate.pipeline.plan import plan_budget
-    from synthgate.privacy.accountant import Accountant, Budget
+    from synthgate.privacy.accountant import Budget
 
-    plan = plan_budget(config, Accountant(Budget(config.privacy.epsilon, config.privacy.delta)))
+    plan = plan_budget(config, Budget(config.privacy.epsilon, config.privacy.delta))
     return plan.model_cost if plan.unit == "rho" else None
 
 

@@ -26,8 +26,7 @@ import numpy as np
 import pandas as pd
 from synthgate.pipeline.config import ReleaseConfig
 from synthgate.pipeline.encode import TableCodec
-from synthgate.privacy.accountant import _SLACK, Accountant, Charge
-from synthgate.privacy.cdp import rho_from_epsilon
+from synthgate.privacy.accountant import _SLACK, Accountant, BatchAmounts, Budget, Charge
 from synthgate.privacy.domain import Measurement
 
 from bench._common import make_config
@@ -187,13 +186,12 @@ def release(table: AuditTable, codes: np.ndarray, method: Method, rng: np.random
     if not method.is_private:
         return Release(_resample(table, codes, rng))
     from synthgate.pipeline.plan import plan_budget
-    from synthgate.privacy.accountant import Budget
     from synthgate.privacy.models import make_model
     from synthgate.privacy.table import PrivateTable
 
     budget = Budget(float(method.epsilon or 0.0), table.delta)
     config = _config_for(table, method)
-    plan = plan_budget(config, Accountant(budget))
+    plan = plan_budget(config, budget)
     model_config = config.model
     domain = table.codec.domain
     model = make_model(method.kind, correlation_share=model_config.correlation_share, groups=model_config.groups,
@@ -225,8 +223,8 @@ class _BenchAccountant(Accountant):
             return super().check(*charges)
         key = (budget.epsilon, budget.delta)
         if key not in self._caps:
-            self._caps[key] = rho_from_epsilon(budget.epsilon * (1 + _SLACK), budget.delta)
-        return sum(c.rho + c.epsilon**2 / 2 for c in every) <= self._caps[key]
+            self._caps[key] = Budget(budget.epsilon * (1 + _SLACK), budget.delta).rho_available()
+        return BatchAmounts.from_charges(every).rho <= self._caps[key]
 
 
 def _config_for(table: AuditTable, method: Method) -> ReleaseConfig:

@@ -15,24 +15,30 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
-from scipy.stats import beta, norm, rankdata
+from scipy.stats import binomtest, norm
+from sklearn.metrics import roc_auc_score
 
 __all__ = ["Rates", "advantage_bound", "gaussian_audit_ceiling", "clopper_pearson", "epsilon_lower_bound", "rates", "roc_auc",
            "bootstrap_auc", "choose_threshold"]
 
 
 def clopper_pearson(successes: int, trials: int, *, confidence: float = 0.95) -> tuple[float, float]:
-    """Exact two-sided binomial interval: each side misses with probability (1 - confidence) / 2."""
+    """Exact two-sided binomial interval: each side misses with probability (1 - confidence) / 2
+    (scipy's `binomtest(...).proportion_ci(method="exact")`)."""
     if trials < 1 or not 0 <= successes <= trials:
         raise ValueError("need 0 <= successes <= trials and trials >= 1")
     if not 0 < confidence < 1:
         raise ValueError("confidence must lie in (0, 1)")
-    alpha = 1.0 - confidence
-    low = 0.0 if successes == 0 else float(beta.ppf(alpha / 2, successes, trials - successes + 1))
-    high = 1.0 if successes == trials else float(beta.ppf(1 - alpha / 2, successes + 1, trials - successes))
-    return low, high
+    return _clopper_pearson(int(successes), int(trials), float(confidence))
+
+
+@lru_cache(maxsize=None)  # threshold searches ask for the same (successes, trials) many times over
+def _clopper_pearson(successes: int, trials: int, confidence: float) -> tuple[float, float]:
+    interval = binomtest(successes, trials).proportion_ci(confidence_level=confidence, method="exact")
+    return float(interval.low), float(interval.high)
 
 
 def advantage_bound(epsilon: float, delta: float = 0.0) -> float:
@@ -122,14 +128,14 @@ def choose_threshold(scores_in: np.ndarray, scores_out: np.ndarray, *, delta: fl
 
 
 def roc_auc(scores_in: np.ndarray, scores_out: np.ndarray) -> float:
-    """P(score of a random member > score of a random non-member), ties counted one half."""
+    """P(score of a random member > score of a random non-member), ties counted one half
+    (sklearn's `roc_auc_score` with members as the positive class)."""
     scores_in = np.asarray(scores_in, float)
     scores_out = np.asarray(scores_out, float)
     if scores_in.size == 0 or scores_out.size == 0:
         raise ValueError("need scores for both members and non-members")
-    ranks = rankdata(np.concatenate([scores_in, scores_out]))  # ties get their average rank
-    n_in, n_out = scores_in.size, scores_out.size
-    return float((ranks[:n_in].sum() - n_in * (n_in + 1) / 2) / (n_in * n_out))
+    labels = np.concatenate([np.ones(scores_in.size), np.zeros(scores_out.size)])
+    return float(roc_auc_score(labels, np.concatenate([scores_in, scores_out])))
 
 
 def bootstrap_auc(scores_in: np.ndarray, scores_out: np.ndarray, *, rng: np.random.Generator,
@@ -141,7 +147,6 @@ def bootstrap_auc(scores_in: np.ndarray, scores_out: np.ndarray, *, rng: np.rand
               for _ in range(resamples)]
     low, high = np.percentile(values, [2.5, 97.5])
     return float(low), float(high)
-
 
 
 def gaussian_audit_ceiling(mu: float, trials: int, *, delta: float = 0.0) -> float:

@@ -8,12 +8,12 @@ is), and with a few thousand rows they have limited power, hence the confidence 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 from sklearn.neighbors import NearestNeighbors
 
 from .embedding import EmbeddingColumn, RiskError, embed
@@ -21,7 +21,6 @@ from .exact_match import exact_match_share
 
 __all__ = ["RiskFigures", "disclosure_risk", "distance_to_closest", "wilson_interval"]
 
-_Z95 = 1.959963984540054  # standard normal 97.5% quantile
 _TIE_DECIMALS = 12  # Gower distances equal to 1e-12 are ties: summation order must not break them
 
 
@@ -127,14 +126,13 @@ def disclosure_risk(
     )
 
 
-def wilson_interval(share: float, n_trials: int, z: float = _Z95) -> tuple[float, float]:
-    """Wilson score interval for a binomial share: keeps its coverage near 0 and 1, unlike the Wald one."""
+def wilson_interval(share: float, n_trials: int, *, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial share (scipy's `binomtest(...).proportion_ci(method="wilson")`):
+    keeps its coverage near 0 and 1, unlike the Wald one. `share` is a count over `n_trials`."""
     if n_trials < 1 or not 0.0 <= share <= 1.0:
         raise RiskError("a binomial interval needs at least one trial and a share in [0, 1]")
-    z2n = z * z / n_trials
-    centre = (share + z2n / 2) / (1 + z2n)
-    half = z / (1 + z2n) * math.sqrt(share * (1 - share) / n_trials + z2n / (4 * n_trials))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    interval = binomtest(round(share * n_trials), n_trials).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def _subsample(rows: np.ndarray, n_rows: int, rng: np.random.Generator) -> np.ndarray:

@@ -126,7 +126,7 @@ def test_the_gate_sees_the_data_only_through_private_checks(table: pd.DataFrame,
     """Two very different tables give the same DP figures and the same decision when the only
     reads of the data (PrivateChecks' answers) are the same."""
     synthetic = table.sample(n=800, random_state=2).reset_index(drop=True)
-    costs = plan_budget(CONFIG, Accountant(Budget(CONFIG.privacy.epsilon, CONFIG.privacy.delta))).gate_costs
+    costs = plan_budget(CONFIG, Budget(CONFIG.privacy.epsilon, CONFIG.privacy.delta)).gate_costs
     costs = {**costs, "clamped_share": costs["rows"]}
     figures = []
     for frame in (table, synthetic.iloc[::-1]):  # the second "real" table is the synthetic one
@@ -146,7 +146,7 @@ def test_every_gate_query_is_charged_under_its_label_before_the_data_is_read(tab
                                                                             codec: TableCodec) -> None:
     synthetic = table.sample(n=800, random_state=3).reset_index(drop=True)
     accountant = Accountant(Budget(1.0, 1e-6))
-    plan = plan_budget(CONFIG, accountant)
+    plan = plan_budget(CONFIG, accountant.budget)
     measure_gate(_inputs(table, SplitKey.fresh(), codec, synthetic), accountant=accountant, costs=plan.gate_costs)
     charged = {c.label: c.rho for c in accountant.charges}
     assert charged == {f"gate:{name}": cost for name, cost in plan.gate_costs.items()}

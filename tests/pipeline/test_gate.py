@@ -102,7 +102,7 @@ def _config(**overrides: object) -> object:
 def test_zcdp_plan_reserves_delta_for_thresholding_and_splits_rho() -> None:
     config = _config()
     accountant = Accountant(Budget(1.0, 1e-6))
-    plan = plan_budget(config, accountant)
+    plan = plan_budget(config, accountant.budget)
     assert plan.unit == "rho"
     assert plan.total == pytest.approx(rho_from_epsilon(1.0, 0.5e-6))
     assert plan.domain_cost_per_column * 2 + plan.row_count_cost + plan.model_cost + plan.gate_cost == \
@@ -121,7 +121,7 @@ def test_pure_plan_without_estimates_gives_everything_to_the_model() -> None:
         "columns": {"a": {"type": "integer", "bounds": [0, 9]}},
         "privacy": {"epsilon": 0.5, "delta": 0},
     })
-    plan = plan_budget(config, Accountant(Budget(0.5, 0.0)))
+    plan = plan_budget(config, Budget(0.5, 0.0))
     assert plan.unit == "epsilon" and plan.n_estimated_columns == 0
     assert plan.model_cost == pytest.approx(0.5 * 0.95) and plan.gate_cost == pytest.approx(0.5 * 0.05)
     assert "clamped_share" not in plan.gate_costs and "tvd_2way_mean" not in plan.gate_costs  # one public column
@@ -131,5 +131,5 @@ def test_the_schema_model_plans_no_gate_queries() -> None:
     """It reads no data, so nothing about the data may decide its release."""
     config = _config(model={"kind": "schema"}, output={"rows": 10}, columns={"a": {"type": "categorical", "categories": ["x", "y"]},
                                                         "b": {"type": "numeric", "bounds": [0, 1]}})
-    plan = plan_budget(config, Accountant(Budget(1.0, 1e-6)))
+    plan = plan_budget(config, Budget(1.0, 1e-6))
     assert plan.gate_cost == 0.0 and plan.gate_costs == {}

@@ -9,7 +9,7 @@ import yaml
 
 from synthgate.pipeline.config import config_from_mapping
 from synthgate.pipeline.plan import MAX_DOMAIN_SHARE, plan_budget, rows_needed, split_domains
-from synthgate.privacy.accountant import Accountant, Budget
+from synthgate.privacy.accountant import Budget
 from synthgate.privacy.estimate import LEVEL_SHARE, level_share_at
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +21,7 @@ def _plan(n_categorical: int, n_numeric: int, epsilon: float = 1.0):  # type: ig
     config = config_from_mapping({"dataset": "t", "source": {"path": "t.csv"}, "columns": columns,
                                   "privacy": {"epsilon": epsilon, "delta": 1e-6}})
     kinds = {c: ("categorical" if c.startswith("c") else "numeric") for c in columns}
-    return plan_budget(config, Accountant(Budget(epsilon, 1e-6))), kinds
+    return plan_budget(config, Budget(epsilon, 1e-6)), kinds
 
 
 def test_a_large_table_keeps_the_configured_even_split() -> None:
@@ -65,7 +65,7 @@ def test_rows_needed_is_public_and_says_which_columns_a_small_table_cannot_estim
     for epsilon in (0.3, 1.0, 3.0):
         raw["privacy"]["epsilon"] = epsilon
         config = config_from_mapping(raw)
-        plan = plan_budget(config, Accountant(Budget(epsilon, config.privacy.delta)))
+        plan = plan_budget(config, Budget(epsilon, config.privacy.delta))
         needed[epsilon] = rows_needed(plan, config.estimated_kinds)
         for column, rows in needed[epsilon].items():
             assert rows is not None

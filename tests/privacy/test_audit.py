@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.metrics import roc_auc_score
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # `bench` lives at the repository root, outside the installed packages
@@ -81,11 +80,20 @@ def test_randomised_response_bound_is_tight_but_never_above_epsilon(epsilon: flo
     assert outcome.advantage_interval[0] <= advantage_bound(epsilon) <= outcome.advantage_interval[1]
 
 
-def test_roc_auc_agrees_with_sklearn_including_ties() -> None:
-    rng = np.random.default_rng(5)
+def test_roc_auc_counts_pairs_with_ties_as_one_half() -> None:
+    # pairs (member, non-member): 1>0, 1<2, 2>0, 2=2 (one half), 3>0, 3>2 -> 4.5 of 6
+    assert roc_auc(np.array([1.0, 2.0, 3.0]), np.array([0.0, 2.0])) == pytest.approx(0.75, abs=1e-15)
+    assert roc_auc(np.array([5.0]), np.array([5.0])) == 0.5 and roc_auc(np.array([0.0]), np.array([1.0])) == 0.0
+    rng = np.random.default_rng(5)  # the rank-sum (Mann-Whitney U) form on a larger tied sample
     members, others = rng.integers(0, 6, 300).astype(float), rng.integers(0, 5, 250).astype(float)
-    labels = np.r_[np.ones(members.size), np.zeros(others.size)]
-    assert roc_auc(members, others) == pytest.approx(roc_auc_score(labels, np.r_[members, others]), abs=1e-12)
+    u = (members[:, None] > others[None, :]).sum() + 0.5 * (members[:, None] == others[None, :]).sum()
+    assert roc_auc(members, others) == pytest.approx(u / (members.size * others.size), abs=1e-12)
+
+
+def test_clopper_pearson_matches_a_known_interval() -> None:
+    # 3 of 10 at 95%: the beta quantiles B(0.025; 3, 8) = 0.0667 and B(0.975; 4, 7) = 0.6525
+    low, high = clopper_pearson(3, 10)
+    assert low == pytest.approx(0.06673951, abs=1e-7) and high == pytest.approx(0.65245285, abs=1e-7)
 
 
 def test_choose_threshold_separates_when_it_can() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from synthgate.pipeline.errors import BudgetExceededError
-from synthgate.privacy.accountant import Charge
+from synthgate.privacy.accountant import Accountant, Budget, Charge
 from synthgate.privacy.cdp import epsilon_from_rho, rho_from_epsilon
 from synthgate.privacy.ledger import BatchAmounts, Ledger, LedgerError, compose_epsilon
 
@@ -185,8 +185,9 @@ def test_charges_are_appended_one_row_per_spend_and_a_killed_batch_shows_them(tm
     ledger.set_lifetime("d", epsilon=5.0, delta=1e-5)
     _reserve(ledger, "b1", _zcdp_run(1.0))
     charges = [Charge(f"marginal:c{i}", rho=0.001) for i in range(40)]
-    for i in range(1, len(charges) + 1):  # the accountant passes every charge so far, after each spend
-        ledger.record_charge("b1", charges[:i])
+    accountant = Accountant(Budget(5.0, 1e-5), on_spend=lambda seq, charge: ledger.record_charge("b1", seq, charge))
+    for charge in charges:  # the accountant passes each new charge and its place, after each spend
+        accountant.spend(charge)
     with sqlite3.connect(ledger.path) as db:
         rows = db.execute("SELECT seq, label FROM charges WHERE batch_id = 'b1' ORDER BY seq").fetchall()
     assert rows == [(i, f"marginal:c{i}") for i in range(40)]  # each written once, in order

@@ -35,8 +35,8 @@ def test_round_trip_on_postgres(postgres_url: str) -> None:
     ledger.set_lifetime("d", epsilon=5.0, delta=1e-5)
     _reserve(ledger, "b1", 1.0)
     charges = [Charge("marginal:a", rho=0.01), Charge("gate:rows", rho=0.001)]
-    ledger.record_charge("b1", charges[:1])
-    ledger.record_charge("b1", charges)
+    for seq, charge in enumerate(charges):
+        ledger.record_charge("b1", seq, charge)
     (open_batch,) = Ledger(postgres_url).show("d").batches
     assert open_batch.status == "reserved" and [c["label"] for c in open_batch.to_json()["charges"]] == [
         "marginal:a", "gate:rows"]
