@@ -15,12 +15,6 @@ from synthgate.pipeline.errors import EXIT_BAD_INPUT, EXIT_HELD, EXIT_RELEASED
 N = 200
 
 
-@pytest.fixture(autouse=True)
-def _slow_only_when_asked(request: pytest.FixtureRequest) -> None:
-    """pyproject has no `-m "not slow"` default: skip slow tests unless the marker expression asks."""
-    if request.node.get_closest_marker("slow") and "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("slow: use -m slow")
-
 
 def _base(n: int = N) -> list[ColumnPlan]:
     return [ColumnPlan("age", "integer", {"type": "integer", "bounds": [0, 120]}, [str(18 + i % 70) for i in range(n)]),
