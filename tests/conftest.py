@@ -1,14 +1,19 @@
-"""Suite-wide fixtures: every test gets its own budget ledger, never the user's real one. Slow tests are
-deselected by pyproject's `addopts = -m "not slow"`; `pytest -m slow` runs them."""
+"""Suite-wide fixtures: every test gets its own budget ledger, never the user's real one; the shared
+health_insurance table as a frame or as a private copy of its CSV; PostgreSQL. The configs built on it
+and the gates that fix a run's decision are in services/configs.py, the in-process CLI in services/cli.py.
+Slow tests are deselected by pyproject's `addopts = -m "not slow"`; `pytest -m slow` runs them."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from services.configs import HEALTH_INSURANCE
 from services.postgres import Server, create_database, throwaway_server, why_unavailable
 
 
@@ -18,6 +23,23 @@ def private_ledger(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     path = tmp_path_factory.mktemp("ledger") / "ledger.sqlite"
     monkeypatch.setenv("SYNTHGATE_LEDGER", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def _health_insurance_once() -> pd.DataFrame:
+    return pd.read_csv(HEALTH_INSURANCE)
+
+
+@pytest.fixture
+def health_insurance(_health_insurance_once: pd.DataFrame) -> pd.DataFrame:
+    """The shared health_insurance table (8,802 rows), read once; each test gets its own copy to change."""
+    return _health_insurance_once.copy()
+
+
+@pytest.fixture
+def hi_csv(tmp_path: Path) -> Path:
+    """A copy of health_insurance.csv in the test's folder (tmp_path/hi.csv): a test may change or delete it."""
+    return Path(shutil.copy(HEALTH_INSURANCE, tmp_path / "hi.csv"))
 
 
 @pytest.fixture(scope="session")
