@@ -1,14 +1,19 @@
-"""Suite-wide fixtures: every test gets its own budget ledger, never the user's real one; slow tests
-run only when asked for (`-m slow`)."""
+"""Suite-wide fixtures: every test gets its own budget ledger, never the user's real one; the shared
+health_insurance table as a frame or as a private copy of its CSV; PostgreSQL. The configs built on it
+and the gates that fix a run's decision are in services/configs.py, the in-process CLI in services/cli.py.
+Slow tests are deselected by pyproject's `addopts = -m "not slow"`; `pytest -m slow` runs them."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from services.configs import HEALTH_INSURANCE
 from services.postgres import Server, create_database, throwaway_server, why_unavailable
 
 
@@ -20,15 +25,21 @@ def private_ledger(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     return path
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """pyproject has no `-m "not slow"` default (README's test command is a plain `pytest -q`), so
-    skip every test marked slow unless the marker expression names them, whichever folder it is in."""
-    if "slow" in (config.getoption("markexpr") or ""):
-        return
-    skip = pytest.mark.skip(reason="slow test: run with -m slow")
-    for item in items:
-        if item.get_closest_marker("slow"):
-            item.add_marker(skip)
+@pytest.fixture(scope="session")
+def _health_insurance_once() -> pd.DataFrame:
+    return pd.read_csv(HEALTH_INSURANCE)
+
+
+@pytest.fixture
+def health_insurance(_health_insurance_once: pd.DataFrame) -> pd.DataFrame:
+    """The shared health_insurance table (8,802 rows), read once; each test gets its own copy to change."""
+    return _health_insurance_once.copy()
+
+
+@pytest.fixture
+def hi_csv(tmp_path: Path) -> Path:
+    """A copy of health_insurance.csv in the test's folder (tmp_path/hi.csv): a test may change or delete it."""
+    return Path(shutil.copy(HEALTH_INSURANCE, tmp_path / "hi.csv"))
 
 
 @pytest.fixture(scope="session")

@@ -21,12 +21,12 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from services.configs import GATE_PASSES, SHARED_TABLES
 from synthgate.pipeline.cli import main
 from synthgate.pipeline.config import MODEL_KINDS, load_config, parse_yaml
-from synthgate.pipeline.errors import EXIT_HELD, EXIT_RELEASED
+from synthgate.pipeline.errors import EXIT_RELEASED
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
-TABLES = ["health_insurance", "acs12", "census2000", "mpls_stops", "fertility"]
 DEFAULT_TABLES = {"health_insurance", "acs12", "census2000"}  # a few seconds each
 SCHEMA_ROWS = 2000
 
@@ -38,7 +38,7 @@ def _all_public(name: str) -> bool:
 CASES = [
     pytest.param(name, model, id=f"{name}-{model}",
                  marks=() if name in DEFAULT_TABLES else (pytest.mark.slow,))
-    for name in TABLES
+    for name in SHARED_TABLES
     for model in MODEL_KINDS
     if model != "schema" or _all_public(name)
 ]
@@ -51,6 +51,9 @@ def _temp_config(name: str, model: str, root: Path) -> Path:
     raw["privacy"].update(epsilon=1.0, lifetime_epsilon=10.0, lifetime_delta=1e-5)
     raw["model"] = {**(raw.get("model") or {}), "kind": model}
     raw["utility"] = {**(raw.get("utility") or {}), "sample_rows": 1000}
+    # The reviewed gate with every DP threshold at the largest its figure can take: each check is measured and
+    # published on the real table, none can hold, so every run is released (exit 0).
+    raw["gate"] = {**(raw.get("gate") or {}), **GATE_PASSES}
     if model == "schema":
         raw["output"] = {**(raw.get("output") or {}), "rows": SCHEMA_ROWS}
     path = root / f"{name}-{model}.yaml"
@@ -66,12 +69,11 @@ def test_reviewed_config_runs(name: str, model: str, tmp_path: Path, capsys: pyt
     code = main(["run", str(config), "--out", str(out), "--seed", "20", "--json"])
     seconds = time.perf_counter() - started
     captured = capsys.readouterr()
-    assert code in (EXIT_RELEASED, EXIT_HELD), captured.err
+    assert code == EXIT_RELEASED, captured.err
     result = json.loads(captured.out)
-    assert result["decision"] in ("RELEASE", "HOLD")
-    assert (code == EXIT_RELEASED) == (result["decision"] == "RELEASE")
+    assert result["decision"] == "RELEASE"
 
-    package = out / ("release" if code == EXIT_RELEASED else "held")
+    package = out / "release"
     manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
     report = json.loads((out / "internal" / "report.json").read_text(encoding="utf-8"))
     assert manifest["decision"] == result["decision"] and manifest["model"]["kind"] == model

@@ -7,19 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fuzz_harness import SENTINEL, Case, check_run, check_validate, invoke, invoke_subprocess
 from fuzz_strategies import ColumnPlan, TablePlan, write_case
-from synthgate.pipeline.errors import EXIT_BAD_INPUT, EXIT_HELD, EXIT_RELEASED
+from services.configs import GATE_OFF
+from synthgate.pipeline.errors import EXIT_BAD_INPUT, EXIT_RELEASED
 
 N = 200
 
-
-@pytest.fixture(autouse=True)
-def _slow_only_when_asked(request: pytest.FixtureRequest) -> None:
-    """pyproject has no `-m "not slow"` default: skip slow tests unless the marker expression asks."""
-    if request.node.get_closest_marker("slow") and "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("slow: use -m slow")
 
 
 def _base(n: int = N) -> list[ColumnPlan]:
@@ -31,7 +27,7 @@ def _base(n: int = N) -> list[ColumnPlan]:
 def _case(tmp_path: Path, extra: list[ColumnPlan] | None = None, *, n: int = N, fmt: str = "csv",
           faults: list[tuple[str, int, int]] | None = None, model: str = "independent") -> Case:
     plan = TablePlan([*_base(n), *(extra or [])], n, fmt, faults=list(faults or []),
-                     sections={"model": {"kind": model}})
+                     sections={"model": {"kind": model}, "gate": GATE_OFF})  # a run that finishes is released
     return write_case(tmp_path, plan)
 
 
@@ -73,8 +69,9 @@ def test_header_name_with_a_line_break_stays_on_one_line(tmp_path: Path, fmt: st
     write_case(tmp_path / "ok", plan)
     plan.columns[1].name = "col\nour\x1b[2J"
     case = write_case(tmp_path / "bad", plan)
-    case.config.write_text((tmp_path / "ok" / "release.yaml").read_text(encoding="utf-8").replace(
-        str(tmp_path / "ok"), str(tmp_path / "bad")), encoding="utf-8")
+    ok = yaml.safe_load((tmp_path / "ok" / "release.yaml").read_text(encoding="utf-8"))
+    ok["source"] = yaml.safe_load(case.config.read_text(encoding="utf-8"))["source"]  # the bad table
+    case.config.write_text(yaml.safe_dump(ok, sort_keys=False), encoding="utf-8")
     err = _stopped(case, "'col\\nour\\x1b[2J'")
     assert "\x1b" not in err
 
@@ -138,7 +135,7 @@ def test_thousands_of_columns_run(tmp_path: Path) -> None:
     valid = _case(tmp_path / "valid", _wide(40), n=40)
     ran = invoke(valid, "run")
     check_run(valid, ran)
-    assert ran.code in (EXIT_RELEASED, EXIT_HELD), ran.err[-500:]
+    assert ran.code == EXIT_RELEASED, ran.err[-500:]
     ragged = _case(tmp_path / "ragged", _wide(40), n=40, faults=[("ragged_long", 0, 20)])
     _stopped(ragged, str(ragged.inputs[0]), "different number of fields")
 
@@ -147,7 +144,7 @@ def test_thousands_of_columns_run(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("faults", "expect"), [
-    ([], (EXIT_RELEASED, EXIT_HELD)),
+    ([], (EXIT_RELEASED,)),
     ([("ragged_short", 0, 30)], (EXIT_BAD_INPUT,)),
     ([("raw_bytes", 1, 12)], (EXIT_BAD_INPUT,)),
     ([("odd_bounds", 0, 0)], (EXIT_BAD_INPUT,)),
@@ -162,7 +159,7 @@ def test_subprocess_stderr_has_no_traceback(tmp_path: Path, faults: list[tuple[s
                                                                                   "9999-12-31T00:00:00Z"]},
                                ["2000-01-01"] * N))
     plan = TablePlan(base, N, "csv", faults=[f for f in faults if f[0] == "ragged_short"],
-                     sections={"model": {"kind": "independent"}})
+                     sections={"model": {"kind": "independent"}, "gate": GATE_OFF})
     case = write_case(tmp_path, plan)
     ran = invoke_subprocess(case, "run")
     check_run(case, ran)

@@ -27,12 +27,6 @@ DEFAULT_EXAMPLES = 100
 SLOW_EXAMPLES = 2000
 
 
-@pytest.fixture(autouse=True)
-def _slow_only_when_asked(request: pytest.FixtureRequest) -> None:
-    """pyproject has no `-m "not slow"` default: skip slow tests unless the marker expression asks."""
-    if request.node.get_closest_marker("slow") and "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("slow fuzzing: use -m slow")
-
 
 def check_case(plan: TablePlan, flags: list[str]) -> None:
     """Validate, then run, one generated case in a fresh folder; check both outcomes."""

@@ -21,8 +21,9 @@ import pytest
 import yaml
 
 import synthgate.pipeline.load as load_module
+from services.configs import GATE_OFF
 from synthgate.pipeline.cli import main
-from synthgate.pipeline.errors import EXIT_BAD_INPUT, EXIT_HELD, EXIT_RELEASED
+from synthgate.pipeline.errors import EXIT_BAD_INPUT, EXIT_RELEASED
 
 N_ROWS = 600
 COLUMNS: dict[str, dict[str, Any]] = {
@@ -73,6 +74,7 @@ class Workspace:
             "columns": copy.deepcopy(COLUMNS if columns is None else columns),
             "privacy": {"epsilon": 1.0, "delta": 1e-6, "lifetime_epsilon": 100.0, "lifetime_delta": 1e-4},
             "utility": {"sample_rows": 500},
+            "gate": GATE_OFF,  # every DP gate check off: a table that runs is released, exit 0
         }
         raw.update(sections)
         path = self.root / "release.yaml"
@@ -112,7 +114,7 @@ def ws(tmp_path: Path) -> Workspace:
 def test_a_good_table_runs(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     """The baseline every case below departs from."""
     code, out, err = ws.run(ws.config(ws.table(csv_bytes(make_table()))), capsys)
-    assert code in (EXIT_RELEASED, EXIT_HELD), err
+    assert code == EXIT_RELEASED, err
     assert (ws.out / "internal" / "report.json").is_file()
 
 
@@ -297,9 +299,8 @@ def test_corrupt_parquet(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> N
 
 
 def _assert_ran(ws: Workspace, code: int, err: str) -> pd.DataFrame:
-    assert code in (EXIT_RELEASED, EXIT_HELD), err
-    folder = ws.out / ("release" if code == EXIT_RELEASED else "held")
-    return pq.read_table(folder / "synthetic.parquet").to_pandas()
+    assert code == EXIT_RELEASED, err
+    return pq.read_table(ws.out / "release" / "synthetic.parquet").to_pandas()
 
 
 def test_bom_at_start_is_not_part_of_the_first_name(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
@@ -437,7 +438,7 @@ def test_out_parents_are_created(ws: Workspace) -> None:
     """`--out runs/2026-11/batch` on a fresh checkout: missing parent folders are made."""
     config = ws.config(ws.table(csv_bytes(make_table())))
     out = ws.root / "runs" / "2026-11" / "batch"
-    assert main(["run", str(config), "--out", str(out)]) in (0, 3)
+    assert main(["run", str(config), "--out", str(out)]) == EXIT_RELEASED
     assert (out / "internal" / "report.json").is_file()
 
 
@@ -467,7 +468,7 @@ def test_out_inside_a_symlinked_folder_is_allowed(ws: Workspace, capsys: pytest.
     os.symlink(real, ws.root / "linked")
     out = ws.root / "linked" / "run"
     code = main(["run", str(ws.config(ws.table(csv_bytes(make_table())))), "--out", str(out)])
-    assert code in (EXIT_RELEASED, EXIT_HELD), capsys.readouterr().err
+    assert code == EXIT_RELEASED, capsys.readouterr().err
     assert [p.name for p in real.iterdir()] == ["run"]
 
 

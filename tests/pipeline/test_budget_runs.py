@@ -9,24 +9,23 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from services.configs import HEALTH_INSURANCE, REMOVE, shipped_config
+from services.cli import run_release
 from synthgate.pipeline.cli import main
+from synthgate.pipeline.errors import EXIT_BUDGET, EXIT_RELEASED
 from synthgate.privacy.cdp import epsilon_from_rho
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "health_insurance.yaml"
 
-
-def _config(tmp_path: Path, *, lifetime: float, source: Path | None = None) -> Path:
-    text = CONFIG.read_text(encoding="utf-8")
-    data_path = source or (CONFIG.parent / "../../shared/datasets/health_insurance.csv").resolve()
-    text = text.replace("path: ../../shared/datasets/health_insurance.csv", f"path: {data_path}")
-    text = text.replace("lifetime_epsilon: 10.0", f"lifetime_epsilon: {lifetime}")
-    text = text.replace("utility:", "utility:\n  sample_rows: 1000")  # quicker checks; not what is measured here
-    path = tmp_path / "hi.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+def _config(tmp_path: Path, *, lifetime: float, source: Path | None = None, **sections: dict[str, Any]) -> Path:
+    """The shipped health_insurance config with every gate check off (a finished run is released, exit 0),
+    the given lifetime epsilon and small check samples (quicker; not what is measured here)."""
+    privacy = {"lifetime_epsilon": lifetime, **sections.pop("privacy", {})}
+    return shipped_config("health_insurance", tmp_path, source={"path": str(source or HEALTH_INSURANCE)},
+                          privacy=privacy, **sections)
 
 
 def _show(capsys: pytest.CaptureFixture[str]) -> dict:
@@ -38,7 +37,7 @@ def test_three_runs_add_up_and_a_fourth_is_refused_before_reading(tmp_path: Path
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     config = _config(tmp_path, lifetime=1.7)
     for i in range(3):
-        assert main(["run", str(config), "--out", str(tmp_path / f"run{i}"), "--seed", str(i)]) in (0, 3)
+        assert run_release(config, tmp_path / f"run{i}", "--seed", str(i)) == EXIT_RELEASED
     capsys.readouterr()
     status = _show(capsys)
     batches = status["batches"]
@@ -71,7 +70,7 @@ def test_two_parallel_runs_with_budget_for_one(tmp_path: Path, private_ledger: P
     procs = [subprocess.Popen([sys.executable, "-c", _RUNNER, str(config), str(tmp_path / f"p{i}")], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i in range(2)]
     codes = sorted(p.wait(timeout=300) for p in procs)
-    assert codes in ([0, 4], [3, 4])
+    assert codes == [EXIT_RELEASED, EXIT_BUDGET]  # every gate check off: the one that ran is released
     batches = _show(capsys)["batches"]
     assert [b["status"] for b in batches] == ["completed"]
 
@@ -110,13 +109,11 @@ def test_a_killed_run_keeps_its_spend(tmp_path: Path, private_ledger: Path, caps
 
 def test_a_dataset_without_a_lifetime_budget_is_refused_until_one_is_set(tmp_path: Path,
                                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    config = _config(tmp_path, lifetime=10.0)
-    text = config.read_text(encoding="utf-8")
-    config.write_text(text.replace("  lifetime_epsilon: 10.0\n  lifetime_delta: 1.0e-5\n", ""), encoding="utf-8")
+    config = _config(tmp_path, lifetime=10.0, privacy={"lifetime_epsilon": REMOVE, "lifetime_delta": REMOVE})
     assert main(["run", str(config), "--out", str(tmp_path / "r")]) == 2
     assert "budget set health_insurance" in capsys.readouterr().err and not (tmp_path / "r").exists()
     assert main(["budget", "set", "health_insurance", "--lifetime-epsilon", "3"]) == 0
-    assert main(["run", str(config), "--out", str(tmp_path / "r")]) in (0, 3)
+    assert run_release(config, tmp_path / "r") == EXIT_RELEASED
 
 
 _CHANGING = """
@@ -136,7 +133,7 @@ sys.exit(main(["run", sys.argv[1], "--out", sys.argv[2], "--seed", "1"]))
 
 def test_an_input_that_changes_during_the_run_is_refused(tmp_path: Path, private_ledger: Path) -> None:
     source = tmp_path / "hi.csv"
-    source.write_bytes((CONFIG.parent / "../../shared/datasets/health_insurance.csv").resolve().read_bytes())
+    source.write_bytes(HEALTH_INSURANCE.read_bytes())
     config = _config(tmp_path, lifetime=10.0, source=source)
     env = {**os.environ, "SYNTHGATE_LEDGER": str(private_ledger)}
     proc = subprocess.run([sys.executable, "-c", _CHANGING, str(config), str(tmp_path / "out")], env=env,
@@ -164,7 +161,7 @@ def test_disk_full_while_writing_leaves_nothing_and_keeps_the_spend(tmp_path: Pa
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert "cannot write the output (ENOSPC)" in proc.stderr and "Traceback" not in proc.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hi.yaml"]  # no output, no staging folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["release.yaml"]  # no output, no staging folder
     (batch,) = _show(capsys)["batches"]
     assert batch["status"] == "completed" and batch["decision"] == "FAILED" and batch["rho"] > 0
 

@@ -241,11 +241,18 @@ def test_run_with_bad_config_exits_2_and_writes_nothing(tmp_path: Path, capsys: 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["release.yaml"]
 
 
+def _replaced(text: str, old: str, new: str) -> str:
+    """text with old replaced by new; these tests need the bare YAML words a dump would quote, so they edit
+    the text, and this refuses to do nothing silently when the text has changed."""
+    assert old in text, f"{old!r} is no longer in the config text"
+    return text.replace(old, new)
+
+
 def test_yaml_1_1_booleans_stay_strings(tmp_path: Path) -> None:
     """categories: [yes, no] must match the data's 'yes'/'no', not become booleans."""
     path = _write(tmp_path, GOOD)
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("categories: estimate", "categories: [yes, no, on, off, true]"), encoding="utf-8")
+    path.write_text(_replaced(text, "categories: estimate", "categories: [yes, no, on, off, true]"), encoding="utf-8")
     assert load_config(path).column("city").categories == ("yes", "no", "on", "off", "true")
 
 
@@ -295,11 +302,11 @@ def test_any_mutated_config_loads_or_raises_config_error(mutations: list[tuple[t
 def test_column_names_yaml_would_retype(tmp_path: Path) -> None:
     """`true:` is a boolean key and `2019:` an integer one in YAML: the column names stay as written."""
     path = _write(tmp_path, GOOD)
-    text = path.read_text(encoding="utf-8").replace("  flag:\n", "  true:\n").replace("  age:\n", "  2019:\n")
+    text = _replaced(_replaced(path.read_text(encoding="utf-8"), "  flag:\n", "  true:\n"), "  age:\n", "  2019:\n")
     path.write_text(text, encoding="utf-8")
     names = [c.name for c in load_config(path).columns]
     assert "true" in names and "2019" in names
-    path.write_text(text.replace("  true:\n", "  null:\n"), encoding="utf-8")
+    path.write_text(_replaced(text, "  true:\n", "  null:\n"), encoding="utf-8")
     with pytest.raises(ConfigError, match="empty"):
         load_config(path)
 

@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
+from services.cli import run_release
 from synthgate.pipeline.cli import main
+from synthgate.pipeline.errors import EXIT_RELEASED
 from synthgate.pipeline.owner import MARKER, is_staging_name
 from synthgate.pipeline.publish import sha256_file
 from synthgate.privacy.cdp import epsilon_from_rho
@@ -27,10 +29,7 @@ _LIMIT = 1 << 20  # 1 MiB per file: far above the ledger and reports, far below 
 
 
 def _big_output(tmp_path: Path) -> Path:
-    config = _config(tmp_path, lifetime=10.0)
-    text = config.read_text(encoding="utf-8").replace("  rows: estimate", "  rows: 40000\n  csv: true")
-    config.write_text(text, encoding="utf-8")
-    return config
+    return _config(tmp_path, lifetime=10.0, output={"rows": 40000, "csv": True})
 
 
 def _limit_file_size() -> None:
@@ -48,15 +47,14 @@ def test_a_real_file_size_limit_gives_one_line_and_keeps_the_spend(tmp_path: Pat
     problems = [line for line in proc.stderr.splitlines() if not line.startswith("[")]  # "[hh:mm:ss]" = log events
     assert len(problems) == 1 and problems[0].startswith("error: ")
     assert "cannot write the output (EFBIG)" in problems[0] and "ulimit -f" in problems[0]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hi.yaml"]  # no run directory, no staging folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["release.yaml"]  # no run directory, no staging folder
     (batch,) = _show(capsys)["batches"]
     assert batch["status"] == "completed" and batch["decision"] == "FAILED" and batch["rho"] > 0
     assert private_ledger.stat().st_size < _LIMIT
 
-    # Without the limit the same config releases, and its CSV is indeed past the limit.
-    assert main(["run", str(config), "--out", str(tmp_path / "again"), "--seed", "1"]) in (0, 3)
-    package = next(p for p in (tmp_path / "again" / "release", tmp_path / "again" / "held") if p.is_dir())
-    assert (package / "synthetic.csv").stat().st_size > _LIMIT
+    # Without the limit the same config releases (every gate check off), and its CSV is indeed past the limit.
+    assert run_release(config, tmp_path / "again", "--seed", "1") == EXIT_RELEASED
+    assert (tmp_path / "again" / "release" / "synthetic.csv").stat().st_size > _LIMIT
     capsys.readouterr()
     assert len(_show(capsys)["batches"]) == 2
 
@@ -84,7 +82,7 @@ def test_the_next_run_removes_a_killed_runs_staging_folder(tmp_path: Path, priva
     assert is_staging_name(left.name) and (left / MARKER).is_file() and not (runs / "killed").exists()
 
     capsys.readouterr()
-    assert main(["run", str(config), "--out", str(runs / "next"), "--seed", "2"]) in (0, 3)
+    assert run_release(config, runs / "next", "--seed", "2") == EXIT_RELEASED
     assert sorted(p.name for p in runs.iterdir()) == ["next"]
     assert "removed 1 staging folder(s) left by runs that were killed" in capsys.readouterr().err
 
@@ -154,7 +152,7 @@ def _kill_many(tmp_path: Path, ledger: Path, capsys: pytest.CaptureFixture[str],
         reached.append(_check_after_kill(runs / f"run{i}", code, log, batches.get(f"kill-{i}"), where))
         before = batches
     # The next run works, and clears every staging folder the killed runs left.
-    assert main(["run", str(config), "--out", str(runs / "after"), "--seed", "4"]) in (0, 3)
+    assert run_release(config, runs / "after", "--seed", "4") == EXIT_RELEASED
     assert not [p.name for p in runs.iterdir() if is_staging_name(p.name)], f"staging left (seed {seed})"
     assert (runs / "after" / "internal" / "report.json").is_file()
     return reached
@@ -178,7 +176,7 @@ def test_sigkill_at_many_random_points_leaves_a_complete_run_or_none(tmp_path: P
     timed = subprocess.run([*_CLI, "run", str(_config(tmp_path, lifetime=100.0)), "--out", str(tmp_path / "timed"),
                             "--seed", "5"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
     duration = time.monotonic() - start
-    assert timed.returncode in (0, 3)
+    assert timed.returncode == EXIT_RELEASED  # every gate check off
     rng = random.Random(seed)
     reached = _kill_many(tmp_path, private_ledger, capsys, [rng.uniform(0.0, 1.1 * duration) for _ in range(24)],
                          seed=seed)

@@ -12,38 +12,29 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from services.configs import GATE_OFF
+from services.configs import HEALTH_INSURANCE, edit_config, shipped_config
 from synthgate.pipeline.cli import main
 from synthgate.pipeline.config import config_from_mapping
 from synthgate.pipeline.errors import EXIT_RELEASED, ConfigError
 from synthgate.pipeline.fake_ids import FabricatedColumns, FakeSpec, fake_specs
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = (ROOT / "../shared/datasets/health_insurance.csv").resolve()
 SENTINEL = "Quillfeather-Zebedee-880031"
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import yaml
-
     root = tmp_path_factory.mktemp("fake")
-    frame = pd.read_csv(DATA).iloc[:2500]
+    frame = pd.read_csv(HEALTH_INSURANCE).iloc[:2500]
     frame.insert(0, "patient", [f"Real Person {i:05d}" for i in range(len(frame))])
     frame.loc[17, "patient"] = SENTINEL  # a real-looking name that must never come out
     frame.insert(1, "mrn", [f"MRN-{i:07d}" for i in range(len(frame))])  # real ids in the fake's own format
     frame["visit"] = [f"visit-{i}" for i in range(len(frame))]
     frame.to_csv(root / "hi.csv", index=False)
-    raw = yaml.safe_load((ROOT / "configs" / "health_insurance.yaml").read_text(encoding="utf-8"))
-    raw["source"] = {"path": "hi.csv"}
-    raw["columns"] = {"patient": {"role": "identifier", "fake": "name", "locale": "en_GB"},
-                      "mrn": {"role": "identifier", "fake": "pattern", "pattern": "MRN-#######"},
-                      **raw["columns"], "visit": {"role": "identifier", "fake": "uuid"}}
-    raw["privacy"]["lifetime_epsilon"] = 100.0
-    raw["gate"] = GATE_OFF
-    raw["utility"]["sample_rows"] = 500
-    (root / "hi.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-    assert main(["run", str(root / "hi.yaml"), "--out", str(root / "run"), "--seed", "4"]) == EXIT_RELEASED
+    config = shipped_config("health_insurance", root, source={"path": "hi.csv"}, columns_first={
+        "patient": {"role": "identifier", "fake": "name", "locale": "en_GB"},
+        "mrn": {"role": "identifier", "fake": "pattern", "pattern": "MRN-#######"}})
+    edit_config(config, columns={"visit": {"role": "identifier", "fake": "uuid"}})  # after the shipped columns
+    assert main(["run", str(config), "--out", str(root / "run"), "--seed", "4"]) == EXIT_RELEASED
     return root / "run"
 
 

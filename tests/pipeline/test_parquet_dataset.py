@@ -13,16 +13,13 @@ from services.configs import shipped_config
 from synthgate.pipeline.cli import main
 from synthgate.pipeline.errors import EXIT_BAD_INPUT, EXIT_RELEASED
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = (ROOT / "../shared/datasets/health_insurance.csv").resolve()
-
-
 def _config(tmp_path: Path, source: str) -> Path:
     return shipped_config("health_insurance", tmp_path, source={"path": source})
 
 
-def test_a_hive_partitioned_parquet_folder_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    frame = pd.read_csv(DATA)
+def test_a_hive_partitioned_parquet_folder_runs_end_to_end(tmp_path: Path, health_insurance: pd.DataFrame,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    frame = health_insurance
     pq.write_to_dataset(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "lake",
                         partition_cols=["region"])  # region=south/part-0.parquet, ...
     assert main(["run", str(_config(tmp_path, "lake")), "--out", str(tmp_path / "run")]) == EXIT_RELEASED, \

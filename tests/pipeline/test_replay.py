@@ -4,40 +4,45 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from services.cli import run_release
+from services.configs import shipped_config
 from synthgate.pipeline.cli import main
+from synthgate.pipeline.errors import EXIT_RELEASED
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = (ROOT / "../shared/datasets/health_insurance.csv").resolve()
-
-
-def _config(tmp_path: Path, model: str) -> Path:
-    """`graphical`: the tree alone (selection: mst); `graphical-aim`: with AIM's adaptive rounds."""
-    source = tmp_path / "hi.csv"
-    shutil.copy(DATA, source)
-    text = (ROOT / "configs" / "health_insurance.yaml").read_text(encoding="utf-8")
-    text = text.replace("path: ../../shared/datasets/health_insurance.csv", f"path: {source}")
-    kind = {"graphical-aim": "graphical\n  selection: aim", "graphical": "graphical\n  selection: mst"}.get(model, model)
-    text = text.replace("kind: graphical", f"kind: {kind}").replace("utility:", "utility:\n  sample_rows: 500")
-    path = tmp_path / "hi.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+# model kind -> the config's model section; `graphical`: the tree alone, `graphical-aim`: with AIM's rounds
+MODELS = {"independent": {"kind": "independent"}, "copula": {"kind": "copula"},
+          "graphical": {"kind": "graphical", "selection": "mst"},
+          "graphical-aim": {"kind": "graphical", "selection": "aim"}}
 
 
-@pytest.mark.parametrize("model", ["independent", "copula", "graphical", "graphical-aim"])
-def test_replay_gives_the_same_bytes_without_the_data(model: str, tmp_path: Path,
+def _config(tmp_path: Path, hi_csv: Path, model: str) -> Path:
+    """The shipped health_insurance config on a private copy of its table, every gate check off."""
+    return shipped_config("health_insurance", tmp_path, source={"path": str(hi_csv)}, model=MODELS[model])
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_replay_gives_the_same_bytes_without_the_data(model: str, tmp_path: Path, hi_csv: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    config = _config(tmp_path, model)
+    config = _config(tmp_path, hi_csv, model)
     run = tmp_path / "run"
-    assert main(["run", str(config), "--out", str(run), "--seed", "11"]) in (0, 3)
+    assert run_release(config, run, "--seed", "11") == EXIT_RELEASED
+    stored = json.loads((run / "internal" / "measurements.json").read_text())
+    assert stored["model"] == MODELS[model]["kind"]
+    if model.startswith("graphical"):  # the selection the run recorded, and so the one replay rebuilds
+        assert stored["model_params"]["selection"] == MODELS[model]["selection"]
+    if model == "graphical":  # the tree alone ran: 1- and 2-way marginals only, the 2-way ones a spanning tree
+        widths = sorted(len(m["columns"]) for m in stored["measurements"])
+        assert set(widths) == {1, 2} and widths.count(2) == widths.count(1) - 1 == len(stored["structure"]["edges"])
+    if model == "graphical-aim":
+        assert stored["structure"]["selection"] == "aim"
     assert main(["budget", "show", "health_insurance", "--json"]) == 0
     capsys.readouterr()
-    (tmp_path / "hi.csv").unlink()  # replay must not need the sensitive input
+    hi_csv.unlink()  # replay must not need the sensitive input
     assert main(["replay", str(run), "--out", str(tmp_path / "again")]) == 0
     assert capsys.readouterr().out.startswith("identical")
     assert json.loads((tmp_path / "again" / "replay.json").read_text())["identical"] is True
@@ -45,13 +50,13 @@ def test_replay_gives_the_same_bytes_without_the_data(model: str, tmp_path: Path
     assert len(json.loads(capsys.readouterr().out)["batches"]) == 1  # replay spent nothing
 
 
-def test_tampered_measurements_do_not_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+def test_tampered_measurements_do_not_replay(tmp_path: Path, hi_csv: Path, capsys: pytest.CaptureFixture[str],
                                             private_ledger: Path) -> None:
     """The manifest and the ledger carry the SHA-256 of the stored measurements; replay refuses any
     other file with one line, before it writes anything."""
-    config = _config(tmp_path, "independent")
+    config = _config(tmp_path, hi_csv, "independent")
     run = tmp_path / "run"
-    assert main(["run", str(config), "--out", str(run), "--seed", "3"]) in (0, 3)
+    assert run_release(config, run, "--seed", "3") == EXIT_RELEASED
     capsys.readouterr()
     stored_path = run / "internal" / "measurements.json"
     manifest = json.loads(next(run.glob("*/manifest.json")).read_text())
@@ -73,16 +78,17 @@ def test_replay_of_something_that_is_not_a_run(tmp_path: Path, capsys: pytest.Ca
     assert "no release/ or held/ package" in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
-def test_a_failed_replay_write_is_one_line_and_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+def test_a_failed_replay_write_is_one_line_and_leaves_nothing(tmp_path: Path, hi_csv: Path,
+                                                              capsys: pytest.CaptureFixture[str],
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
     import os
 
     from synthgate.pipeline import replay as replay_module
 
-    config = _config(tmp_path, "independent")
+    config = _config(tmp_path, hi_csv, "independent")
     run = tmp_path / "run"
-    assert main(["run", str(config), "--out", str(run), "--seed", "3"]) in (0, 3)
+    assert run_release(config, run, "--seed", "3") == EXIT_RELEASED
     capsys.readouterr()
 
     def no_space(*args: object, **kwargs: object) -> None:
@@ -92,4 +98,4 @@ def test_a_failed_replay_write_is_one_line_and_leaves_nothing(tmp_path: Path, ca
     assert main(["replay", str(run), "--out", str(tmp_path / "again")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "cannot write the output (ENOSPC)" in err and len(err.splitlines()) == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hi.csv", "hi.yaml", "run"]  # no staging folder left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hi.csv", "release.yaml", "run"]  # no staging folder left

@@ -11,17 +11,15 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from services.configs import shipped_config
+from services.configs import HEALTH_INSURANCE, shipped_config
 from synthgate.pipeline.cli import main
 from synthgate.pipeline.errors import EXIT_BAD_INPUT, EXIT_RELEASED
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = (ROOT / "../shared/datasets/health_insurance.csv").resolve()
 READER_PASSWORD = "reader-pw-7c1e"
 
 
 def _table() -> pd.DataFrame:
-    frame = pd.read_csv(DATA).iloc[:3000]
+    frame = pd.read_csv(HEALTH_INSURANCE).iloc[:3000]
     frame.insert(0, "patient_name", [f"Patient {i:05d}" for i in range(len(frame))])  # a direct identifier
     return frame
 

@@ -26,12 +26,6 @@ from bench.privacy.stats import (  # noqa: E402
 from synthgate.privacy.domain import Measurement  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _slow_only_when_asked(request: pytest.FixtureRequest) -> None:
-    """The suite has no `-m "not slow"` default: skip slow tests unless the marker expression asks."""
-    if request.node.get_closest_marker("slow") and "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("slow audit: use -m slow")
-
 
 def test_clopper_pearson_matches_closed_forms() -> None:
     # With 0 (or all) successes the interval's open end has the closed form (alpha/2)^(1/n).

@@ -20,7 +20,7 @@ import opendp.prelude as dp
 import pytest
 from diffprivlib.mechanisms import Exponential
 from scipy import integrate
-from scipy.stats import chi2_contingency, chisquare, ks_2samp, norm
+from scipy.stats import binom, chi2, chi2_contingency, chisquare, ks_2samp, norm
 
 import synthgate.privacy.mechanisms._exact as exact_module
 from synthgate.privacy.accountant import Charge
@@ -404,14 +404,18 @@ def test_charges_report_their_cost() -> None:
 
 @pytest.mark.parametrize("sensitivity", [1.0, 2.0, 5.5])
 def test_gaussian_noise_drawn_gives_the_charged_rho(sensitivity) -> None:
-    # Bun & Steinke: Gaussian noise σ on an L2-sensitivity-Δ query is Δ²/(2σ²)-zCDP. Estimate σ² from
-    # N_DRAWS production draws and turn it back into ρ: the relative standard error of Δ²/(2·s²) is
-    # sqrt(2/n) = 1%; allow 5 of them. A σ off by √2 (a classic slip) would give ρ off by 50%.
+    # Bun & Steinke: Gaussian noise σ on an L2-sensitivity-Δ query is Δ²/(2σ²)-zCDP, so the charge fixes
+    # σ = Δ/sqrt(2ρ) with no help from the mechanism. Over N_DRAWS unseeded production draws (zero mean),
+    # n·mean(X²)/σ² is chi-square with n degrees of freedom (the discrete Gaussian's moments match at
+    # σ >= 3.16 to far below this test's resolution); reject outside its two-sided 1 - ALPHA interval,
+    # about ±4.9% in σ² here. A σ off by √2 (a classic slip) doubles the statistic.
+    sigma = sensitivity / math.sqrt(2 * 0.05)
+    low, high = chi2.ppf(ALPHA / 2, N_DRAWS), chi2.isf(ALPHA / 2, N_DRAWS)
     for mechanism in (DiscreteGaussianCounts(rho=0.05, sensitivity=sensitivity),
                       GaussianSums(rho=0.05, sensitivity=sensitivity)):
         noise = mechanism.randomise(np.zeros(N_DRAWS))
-        rho_drawn = sensitivity**2 / (2 * noise.var())
-        assert rho_drawn == pytest.approx(0.05, rel=5 * math.sqrt(2 / N_DRAWS))
+        statistic = float(np.sum(noise**2)) / sigma**2
+        assert low <= statistic <= high, f"{type(mechanism).__name__}: n·s²/σ² = {statistic:.0f} for n = {N_DRAWS}"
     # And OpenDP's own privacy map, at the σ the mechanism uses, certifies the same ρ.
     if sensitivity.is_integer():
         space = dp.vector_domain(dp.atom_domain(T="i64")), dp.l2_distance(T="i64")
@@ -420,16 +424,22 @@ def test_gaussian_noise_drawn_gives_the_charged_rho(sensitivity) -> None:
 
 
 def test_laplace_and_geometric_noise_drawn_gives_the_charged_epsilon() -> None:
-    # Laplace scale b = Δ/ε: E|X| = b, so ε = Δ / mean|X|; relative standard error of mean|X| is 1/sqrt(n)
-    # = 0.7%; allow 5 of them.
+    # Laplace: the charge fixes the scale b = Δ/ε = 6. |X| is exponential with mean b, so 2·Σ|X|/b over
+    # N_DRAWS unseeded draws is chi-square with 2n degrees of freedom; reject outside its two-sided
+    # 1 - ALPHA interval (about ±3.5% in b). A scale off by 25% is far outside.
     noise = LaplaceSums(epsilon=0.5, sensitivity=3.0).randomise(np.zeros(N_DRAWS))
-    assert 3.0 / np.abs(noise).mean() == pytest.approx(0.5, rel=5 / math.sqrt(N_DRAWS))
-    # Geometric α = exp(-ε/Δ): P(X = 0) = (1 - α)/(1 + α), so ε = -Δ·log((1 - p0)/(1 + p0)). The estimate
-    # of p0 ≈ 0.12 has standard error 0.23%; 5 of them move ε by under 6%. Δ = 1.5 is rounded up to 2.
+    statistic = 2 * float(np.abs(noise).sum()) / (3.0 / 0.5)
+    assert chi2.ppf(ALPHA / 2, 2 * N_DRAWS) <= statistic <= chi2.isf(ALPHA / 2, 2 * N_DRAWS)
+    # Geometric: the charge fixes α = exp(-ε/Δ), with Δ = 1.5 rounded up to 2, and P(X = 0) = (1 - α)/(1 + α)
+    # ≈ 0.124. The number of zeros is Binomial(n, P(X = 0)) exactly; reject when either tail of it at the
+    # observed count is below ALPHA/2 (about ±4.9 standard errors, ε within about ±9%; a wrong Δ = 1.5
+    # would give P(X = 0) ≈ 0.165, 18 standard errors away).
+    alpha = math.exp(-0.5 / 2)
+    p_zero = (1 - alpha) / (1 + alpha)
     for sensitivity in (2.0, 1.5):
-        draws = GeometricCounts(epsilon=0.5, sensitivity=sensitivity).randomise(np.zeros(N_DRAWS))
-        p0 = float(np.mean(draws == 0))
-        assert -2.0 * math.log((1 - p0) / (1 + p0)) == pytest.approx(0.5, rel=0.06)
+        zeros = int(np.sum(GeometricCounts(epsilon=0.5, sensitivity=sensitivity).randomise(np.zeros(N_DRAWS)) == 0))
+        assert binom.cdf(zeros, N_DRAWS, p_zero) >= ALPHA / 2 and binom.sf(zeros - 1, N_DRAWS, p_zero) >= ALPHA / 2, \
+            f"Δ = {sensitivity}: {zeros} zeros in {N_DRAWS} draws, expected about {p_zero * N_DRAWS:.0f}"
     # OpenDP's own privacy map at the scale GeometricCounts uses certifies ε for the rounded-up Δ.
     space = dp.vector_domain(dp.atom_domain(T="i64")), dp.l1_distance(T="i64")
     assert dp.m.make_laplace(*space, scale=GeometricCounts(epsilon=0.5, sensitivity=1.5).scale).map(2) == \
