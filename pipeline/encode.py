@@ -321,7 +321,11 @@ class TableCodec:
 
     @property
     def domain(self) -> Domain:
-        return Domain(self.columns, tuple(c.n_codes for c in self.codecs))
+        """Sizes, and the public facts models need about the codes: numeric and datetime bins are
+        ordered, and a column's null code (if any) stays a group of its own."""
+        return Domain(self.columns, tuple(c.n_codes for c in self.codecs),
+                      ordered=tuple(isinstance(c, NumericCodec) for c in self.codecs),
+                      null_codes=tuple(c.null_code for c in self.codecs))
 
     @property
     def arrow_schema(self) -> pa.Schema:

@@ -9,12 +9,11 @@ import logging
 from dataclasses import dataclass
 
 from synthgate.privacy.accountant import Accountant
-from synthgate.privacy.models import Model, make_model
+from synthgate.privacy.models import Model, build_model
 from synthgate.privacy.table import PrivateTable
 
 from .config import ReleaseConfig
 from .domains import Domains
-from .encode import NumericCodec
 from .errors import InputError
 from .training import Encoded
 
@@ -36,10 +35,7 @@ class Measured:
 def fit_model(config: ReleaseConfig, domains: Domains, encoded: Encoded, accountant: Accountant) -> Measured:
     """Measure the training codes at the plan's model cost, fit, and size the synthetic table."""
     codec = domains.codec
-    model = make_model(config.model.kind, correlation_share=config.model.correlation_share,
-                       groups=config.model.groups, selection=config.model.selection,
-                       ordered=[c.name for c in codec.codecs if isinstance(c, NumericCodec)],
-                       null_codes={c.name: c.null_code for c in codec.codecs if c.null_code is not None})
+    model = build_model(config.model.to_model_spec())
     model.fit(PrivateTable(encoded.codes, codec.domain, accountant, contribution=config.contribution),
               domains.plan.model_cost)
     n_rows = _output_rows(config, model.n_estimate)

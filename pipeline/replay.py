@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from synthgate.privacy.domain import Measurement
-from synthgate.privacy.models import make_model
+from synthgate.privacy.models import ModelSpec, build_model
 from synthgate.privacy.sample import iter_synthetic, write_synthetic
 
-from .encode import NumericCodec, TableCodec, codec_from_description
+from .encode import TableCodec, codec_from_description
 from .errors import InputError
 from .fake_ids import FabricatedColumns, FakeSpec
 from .publish import Staging, prepare_output_dir, sha256_file, write_error
@@ -45,11 +45,7 @@ def replay_release(run: Path, *, out: Path) -> ReplayResult:
     stored = _read_json(_checked_measurements(run, manifest))
     out = prepare_output_dir(Path(out))
     codec = TableCodec([codec_from_description(name, d) for name, d in manifest["schema"].items()])
-    params = stored.get("model_params", {})
-    model = make_model(stored["model"], correlation_share=params.get("correlation_share", 0.5),
-                       groups=params.get("groups", 32), selection=params.get("selection", "mst"),
-                       ordered=[c.name for c in codec.codecs if isinstance(c, NumericCodec)],
-                       null_codes={c.name: c.null_code for c in codec.codecs if c.null_code is not None})
+    model = build_model(_stored_spec(stored))
     measurements = [Measurement.from_json(m) for m in stored["measurements"]]
     model.restore(codec.domain, measurements, stored.get("structure") or {})
     rng = np.random.default_rng(int(manifest["seed"]))
@@ -74,6 +70,19 @@ def replay_release(run: Path, *, out: Path) -> ReplayResult:
         staging.abort()
         raise
     return ReplayResult(digest == expected, final / "synthetic.parquet", digest, expected)
+
+
+# A stored release without a recorded selection predates AIM: its graphical model was the tree (MST).
+_SELECTION_BEFORE_AIM = "mst"
+
+
+def _stored_spec(stored: dict[str, Any]) -> ModelSpec:
+    """The model spec a release recorded; parameters it did not record take the defaults it was made with."""
+    params = stored.get("model_params", {})
+    defaults = ModelSpec()
+    return ModelSpec(kind=stored["model"], selection=params.get("selection", _SELECTION_BEFORE_AIM),
+                     correlation_share=params.get("correlation_share", defaults.correlation_share),
+                     groups=params.get("groups", defaults.groups))
 
 
 def _checked_measurements(run: Path, manifest: dict[str, Any]) -> Path:

@@ -16,19 +16,42 @@ class DomainError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Domain:
-    """Column -> number of codes. Built from public config or from DP measurements only."""
+    """Column -> number of codes, and public facts about each column's codes (as mbi's `Domain`
+    carries its attributes): whether they are ordered (numeric or datetime bins) and which code,
+    if any, means null. Built from public config or from DP measurements only.
+
+    `ordered` and `null_codes` may be left empty (no column ordered, no null code); otherwise they
+    hold one entry per column."""
 
     columns: tuple[str, ...]
     sizes: tuple[int, ...]
+    ordered: tuple[bool, ...] = ()
+    null_codes: tuple[int | None, ...] = ()
 
     def __post_init__(self) -> None:
         if len(set(self.columns)) != len(self.columns) or len(self.columns) != len(self.sizes):
             raise DomainError("columns must be unique and have one size each")
         if min(self.sizes, default=1) < 1:
             raise DomainError("every column needs at least one code")
+        # Normalised to one entry per column, so every reader can index them like `sizes`.
+        object.__setattr__(self, "ordered", tuple(bool(o) for o in self.ordered) or (False,) * len(self.columns))
+        object.__setattr__(self, "null_codes", tuple(self.null_codes) or (None,) * len(self.columns))
+        if len(self.ordered) != len(self.columns) or len(self.null_codes) != len(self.columns):
+            raise DomainError("ordered and null_codes need one entry per column (or none at all)")
+        for column, size, null in zip(self.columns, self.sizes, self.null_codes):
+            if null is not None and not 0 <= null < size:
+                raise DomainError(f"column '{column}': null code {null} lies outside its codes [0, {size})")
 
     def size(self, column: str) -> int:
         return self.sizes[self.index(column)]
+
+    def is_ordered(self, column: str) -> bool:
+        """Whether the column's codes are ordered (bins of a number or a time), not labels."""
+        return self.ordered[self.index(column)]
+
+    def null_code(self, column: str) -> int | None:
+        """The code that stands for a missing value in `column`, or None if it has none."""
+        return self.null_codes[self.index(column)]
 
     def index(self, column: str) -> int:
         try:
@@ -37,7 +60,9 @@ class Domain:
             raise DomainError(f"unknown column '{column}'") from None
 
     def project(self, columns: Sequence[str]) -> Domain:
-        return Domain(tuple(columns), tuple(self.size(c) for c in columns))
+        index = [self.index(c) for c in columns]
+        return Domain(tuple(columns), tuple(self.sizes[j] for j in index), tuple(self.ordered[j] for j in index),
+                      tuple(self.null_codes[j] for j in index))
 
     @property
     def n_cells(self) -> int:

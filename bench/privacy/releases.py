@@ -186,7 +186,7 @@ def release(table: AuditTable, codes: np.ndarray, method: Method, rng: np.random
     if not method.is_private:
         return Release(_resample(table, codes, rng))
     from synthgate.pipeline.plan import plan_budget
-    from synthgate.privacy.models import make_model
+    from synthgate.privacy.models import build_model
     from synthgate.privacy.table import PrivateTable
 
     budget = Budget(float(method.epsilon or 0.0), table.delta)
@@ -194,9 +194,7 @@ def release(table: AuditTable, codes: np.ndarray, method: Method, rng: np.random
     plan = plan_budget(config, budget)
     model_config = config.model
     domain = table.codec.domain
-    model = make_model(method.kind, correlation_share=model_config.correlation_share, groups=model_config.groups,
-                       ordered=[c for c, num in zip(domain.columns, table.numeric) if num],
-                       null_codes=table.null_codes, selection=model_config.selection)
+    model = build_model(model_config.to_model_spec())  # the codec's domain says which columns are ordered
     accountant = _BenchAccountant(budget)  # one per run: the model's and the gate's charges compose on it
     model.fit(PrivateTable(codes, domain, accountant), plan.model_cost)
     n_rows = max(1, int(round(model.n_estimate or 1.0)))

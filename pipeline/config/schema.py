@@ -14,6 +14,8 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from synthgate.privacy.models import spec as model_spec
+
 from ..formats import format_from_suffix
 from ..kinds import COLUMN_TYPES, ColumnType, FakeKind, ModelKind, NonDpCheck, Role, Selection, SourceFormat
 
@@ -227,7 +229,13 @@ class ModelSpec(_Strict):
     bins: Annotated[int, Field(ge=2, le=4096)] = 64
     correlation_share: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
     groups: Annotated[int, Field(ge=2, le=256)] = 32  # graphical: coarse groups per column for 2-way tables
-    selection: Selection = "aim"  # graphical: AIM's adaptive rounds (from MST's tree), or the tree alone
+    # graphical: AIM's adaptive rounds (from MST's tree), or the tree alone
+    selection: Selection = model_spec.DEFAULT_SELECTION
+
+    def to_model_spec(self) -> model_spec.ModelSpec:
+        """What the model factory needs from this section (`bins` belongs to the codec)."""
+        return model_spec.ModelSpec(kind=self.kind, selection=self.selection,
+                                    correlation_share=self.correlation_share, groups=self.groups)
 
 
 class GateSpec(_Strict):

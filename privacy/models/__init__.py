@@ -1,26 +1,17 @@
-"""Model kinds, from least to most fidelity: schema, independent, copula, graphical."""
+"""Model kinds, from least to most fidelity: schema, independent, copula, graphical (tree or adaptive).
 
-from collections.abc import Collection, Mapping
+Build models with `build_model(ModelSpec(...))`; the classes are exported for tests and benchmarks.
+"""
 
+from .adaptive import AdaptiveModel
 from .base import Model, ModelError
 from .copula import CopulaModel
+from .factory import build_model
 from .graphical import GraphicalModel
 from .independent import IndependentModel
 from .schema import SchemaModel
+from .spec import DEFAULT_SELECTION, MODEL_KINDS, SELECTIONS, ModelSpec
+from .tree import TreeModel
 
-__all__ = ["Model", "ModelError", "SchemaModel", "IndependentModel", "CopulaModel", "GraphicalModel", "make_model"]
-
-
-def make_model(kind: str, *, correlation_share: float = 0.5, groups: int = 32, ordered: Collection[str] = (),
-               null_codes: Mapping[str, int] | None = None, selection: str = "mst") -> Model:
-    """A fresh, unfitted model of the named kind. `ordered` and `null_codes` are public facts
-    about the codes (which columns are numeric bins, which code means null), used by `graphical`."""
-    if kind == "schema":
-        return SchemaModel()
-    if kind == "independent":
-        return IndependentModel()
-    if kind == "copula":
-        return CopulaModel(correlation_share=correlation_share)
-    if kind == "graphical":
-        return GraphicalModel(groups=groups, ordered=ordered, null_codes=null_codes, selection=selection)
-    raise ModelError(f"unknown model kind '{kind}'")
+__all__ = ["Model", "ModelError", "ModelSpec", "build_model", "MODEL_KINDS", "SELECTIONS", "DEFAULT_SELECTION",
+           "SchemaModel", "IndependentModel", "CopulaModel", "GraphicalModel", "TreeModel", "AdaptiveModel"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import numpy as np
 
 from ..domain import Domain, Measurement
 from ..table import PrivateTable
+from .params import Constraint, param_problems
 
 __all__ = ["Model", "ModelError", "probabilities_from", "row_count_from"]
 
@@ -19,15 +21,21 @@ class ModelError(RuntimeError):
 
 class Model(abc.ABC):
     """`fit(table, budget)` spends at most `budget` (in the table's cost unit); `sample(n, rng)`
-    is post-processing of the noisy measurements and never sees raw data."""
+    is post-processing of the noisy measurements and never sees raw data; `describe()` is the
+    public structure that goes into the manifest.
+
+    As in sklearn, `__init__` stores parameters as given and `fit` (or `restore`) checks them
+    against `_parameter_constraints`, so a bad value fails before anything is spent."""
 
     kind: str = ""
+    _parameter_constraints: ClassVar[Mapping[str, Constraint]] = {}
 
     def __init__(self) -> None:
         self.measurements_: list[Measurement] = []
         self.domain_: Domain | None = None
 
     def fit(self, table: PrivateTable, budget: float) -> Model:
+        self._check_params()
         if not budget >= 0:
             raise ModelError("budget must be a non-negative number")
         # Fitted state is set only once _fit succeeds, so a failed fit cannot pass for a fitted model.
@@ -41,15 +49,29 @@ class Model(abc.ABC):
                 structure: dict[str, object] | None = None) -> Model:
         """Rebuild a fitted model from its stored DP measurements (and public structure) with no
         data and no spend: fitting is post-processing, so the same measurements give the same model."""
+        self._check_params()
         self.domain_ = None
         self.measurements_ = list(measurements)
         self._restore(domain, structure or {})
         self.domain_ = domain
         return self
 
+    def get_params(self) -> dict[str, object]:
+        """The parameters as given to `__init__` (the names in `_parameter_constraints`)."""
+        return {name: getattr(self, name) for name in self._parameter_constraints}
+
+    def _check_params(self) -> None:
+        if problems := param_problems(self.get_params(), self._parameter_constraints):
+            raise ModelError(f"{type(self).__name__}: " + "; ".join(problems)
+                             + " (set it in the config's model section)")
+
+    @abc.abstractmethod
+    def describe(self) -> dict[str, object]:
+        """Public structure chosen under DP (for the manifest); empty when a kind chooses none."""
+
     def structure(self) -> dict[str, object]:
         """Public choices made under DP that `restore` needs besides the measurements."""
-        return {}
+        return self.describe()
 
     def _restore(self, domain: Domain, structure: dict[str, object]) -> None:
         """Estimate the model from `self.measurements_` (post-processing only)."""
@@ -83,7 +105,8 @@ def probabilities_from(noisy_counts: np.ndarray) -> np.ndarray:
     total = counts.sum()
     if total <= 0:
         return np.full(counts.size, 1.0 / counts.size)
-    return counts / total
+    probabilities: np.ndarray = counts / total
+    return probabilities
 
 
 def row_count_from(measurements: Sequence[Measurement]) -> float | None:

@@ -26,9 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .ipf import iterate_to_fixpoint
+
 __all__ = ["BayesNet", "Constraint", "Family"]
 
-_IPF_ITERATIONS = 30
+# IPF sweeps over a family's constraints: noisy tables that disagree make IPF cycle instead of
+# converge, so the sweeps stop at the tolerance (ipf.py) or, at the latest, here.
+_IPF_SWEEPS = 30
 
 
 @dataclass(frozen=True)
@@ -94,9 +98,13 @@ class BayesNet:
         joint = np.ones(sizes) / np.prod(sizes)
         fits = [Constraint((c,), (np.arange(self.vertex[c].size),), self.vertex[c]) for c in columns]
         fits += [k for k in constraints if set(k.columns) <= set(columns)]
-        for _ in range(_IPF_ITERATIONS):
+
+        def sweep(table: np.ndarray) -> np.ndarray:
             for k in fits:
-                joint = _fit_constraint(joint, columns, k)
+                table = _fit_constraint(table, columns, k)
+            return table
+
+        joint = iterate_to_fixpoint(sweep, joint, max_rounds=_IPF_SWEEPS)
         moved = np.moveaxis(joint, columns.index(child), -1)
         flat = moved.reshape(-1, moved.shape[-1])
         rows = flat.sum(axis=1, keepdims=True)

@@ -15,6 +15,7 @@ from scipy.stats import norm
 from ..domain import Domain
 from ..table import PrivateTable
 from .base import Model, ModelError, probabilities_from
+from .params import Interval
 
 __all__ = ["CopulaModel", "nearest_correlation"]
 
@@ -26,11 +27,10 @@ class CopulaModel(Model):
     """Keeps each column's distribution and pairwise rank dependence."""
 
     kind = "copula"
+    _parameter_constraints = {"correlation_share": Interval(0.0, 1.0, open=True)}
 
     def __init__(self, correlation_share: float = 0.5) -> None:
         super().__init__()
-        if not 0 < correlation_share < 1:
-            raise ModelError("correlation_share must lie strictly between 0 and 1")
         self.correlation_share = correlation_share
 
     def _fit(self, table: PrivateTable, budget: float) -> None:
@@ -55,6 +55,9 @@ class CopulaModel(Model):
         self.correlation_ = (nearest_correlation(_matrix_from_upper(moments[0].noisy_counts, d)) if moments
                              else np.eye(d))
 
+    def describe(self) -> dict[str, object]:
+        return {}  # the correlation matrix is a measurement, not a structural choice
+
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         d = len(self.probabilities_)
         chol = np.linalg.cholesky(self.correlation_)
@@ -71,7 +74,8 @@ def normal_scores(probabilities: np.ndarray) -> np.ndarray:
     """Φ⁻¹ of each code's mid-CDF; public because the probabilities are noisy (post-processing)."""
     cumulative = np.cumsum(probabilities)
     mid = np.clip(cumulative - probabilities / 2, 1e-6, 1 - 1e-6)
-    return norm.ppf(mid)
+    scores: np.ndarray = norm.ppf(mid)
+    return scores
 
 
 def nearest_correlation(moments: np.ndarray) -> np.ndarray:
@@ -83,7 +87,8 @@ def nearest_correlation(moments: np.ndarray) -> np.ndarray:
     values, vectors = np.linalg.eigh((corr + corr.T) / 2)
     fixed = vectors @ np.diag(np.clip(values, _MIN_EIGENVALUE, None)) @ vectors.T
     inv = 1.0 / np.sqrt(np.diag(fixed))
-    return fixed * np.outer(inv, inv)
+    correlation: np.ndarray = fixed * np.outer(inv, inv)
+    return correlation
 
 
 def _matrix_from_upper(values: np.ndarray, d: int) -> np.ndarray:

@@ -26,6 +26,9 @@ class IndependentModel(Model):
     def _restore(self, domain: Domain, structure: dict[str, object]) -> None:
         self.probabilities_ = [probabilities_from(m.noisy_counts) for m in self.measurements_]
 
+    def describe(self) -> dict[str, object]:
+        return {}  # no structure: nothing is chosen
+
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return np.column_stack([sample_categorical(p, n, rng) for p in self.probabilities_]).astype(np.int32)
 

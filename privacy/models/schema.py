@@ -19,6 +19,9 @@ class SchemaModel(Model):
         if budget != 0:
             raise ModelError("the schema model spends no budget; give it budget 0")
 
+    def describe(self) -> dict[str, object]:
+        return {}  # no structure: nothing is chosen
+
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         assert self.domain_ is not None
         return np.column_stack([rng.integers(0, size, n) for size in self.domain_.sizes]).astype(np.int32)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,9 +18,10 @@ from scipy.stats import spearmanr
 
 import synthgate.privacy.table as table_module
 from synthgate.privacy.accountant import Accountant, Budget
-from synthgate.privacy.domain import Domain
+from synthgate.privacy.domain import Domain, Measurement
 from synthgate.privacy.mechanisms import DiscreteGaussianCounts, GaussianSums, GeometricCounts, LaplaceSums
-from synthgate.privacy.models import CopulaModel, GraphicalModel, IndependentModel, Model, ModelError, SchemaModel
+from synthgate.privacy.models import (AdaptiveModel, CopulaModel, IndependentModel, Model, ModelError, SchemaModel,
+                                      TreeModel)
 from synthgate.privacy.table import PrivateTable
 
 SEED = 31337
@@ -147,8 +149,42 @@ def check_n_estimate_close_to_n(model: Model) -> None:
     assert abs(model.n_estimate - N_ROWS) <= 5 * sd
 
 
-MODELS: list[Model] = [SchemaModel(), IndependentModel(), CopulaModel(), GraphicalModel(groups=4),
-                       GraphicalModel(groups=4, selection="aim")]
+def check_init_only_stores_params(model: Model) -> None:
+    # sklearn's convention: __init__ keeps each parameter as given (no copies, no checks); fit checks.
+    params = model.get_params()
+    again = type(model)(**params)
+    assert again.get_params() == params and all(getattr(again, k) is v for k, v in params.items())
+    assert again.measurements_ == [] and again.domain_ is None
+
+
+def check_bad_params_are_refused_by_fit_before_any_spend(model: Model) -> None:
+    for name in model.get_params():
+        broken = copy.deepcopy(model)
+        setattr(broken, name, "not a value")  # no parameter accepts a string
+        accountant = _accountant("zcdp")
+        with pytest.raises(ModelError, match=f"{type(model).__name__}: {name} must be"):
+            broken.fit(PrivateTable(_codes(), DOMAIN, accountant), _budget(model))
+        assert not accountant.charges
+
+
+def check_describe_is_public_json(model: Model) -> None:
+    model, _ = _fitted(model)
+    description = model.describe()
+    assert isinstance(description, dict)
+    json.dumps(description)  # goes into the manifest as it is
+
+
+def check_restore_gives_the_same_rows(model: Model) -> None:
+    # Replay's promise: the stored measurements and public structure rebuild the same sampler, spending nothing.
+    fitted, _ = _fitted(copy.deepcopy(model))
+    stored = json.loads(json.dumps({"structure": fitted.structure(),
+                                    "measurements": [m.to_json() for m in fitted.measurements_]}))
+    restored = model.restore(DOMAIN, [Measurement.from_json(m) for m in stored["measurements"]], stored["structure"])
+    np.testing.assert_array_equal(restored.sample(500, np.random.default_rng(4)),
+                                  fitted.sample(500, np.random.default_rng(4)))
+
+
+MODELS: list[Model] = [SchemaModel(), IndependentModel(), CopulaModel(), TreeModel(groups=4), AdaptiveModel(groups=4)]
 
 
 def model_checks(model: Model) -> Iterator[Callable[[Model], None]]:
@@ -159,6 +195,11 @@ def model_checks(model: Model) -> Iterator[Callable[[Model], None]]:
     yield check_samples_stay_in_domain
     yield check_sample_before_fit_raises
     yield check_n_estimate_close_to_n
+    yield check_init_only_stores_params
+    yield check_describe_is_public_json
+    yield check_restore_gives_the_same_rows
+    if model.get_params():
+        yield check_bad_params_are_refused_by_fit_before_any_spend
 
 
 @pytest.mark.parametrize(("model", "check"), [(m, c) for m in MODELS for c in model_checks(m)],
@@ -169,7 +210,8 @@ def test_model_contract(model: Model, check: Callable[[Model], None]) -> None:
 
 # ---- model-specific behaviour ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("model", [IndependentModel(), CopulaModel(), GraphicalModel(groups=4)], ids=lambda m: type(m).__name__)
+@pytest.mark.parametrize("model", [IndependentModel(), CopulaModel(), TreeModel(groups=4), AdaptiveModel(groups=4)],
+                         ids=lambda m: type(m).__name__)
 def test_failed_fit_leaves_the_model_unfitted(model: Model) -> None:
     with pytest.raises(ModelError):
         model.fit(PrivateTable(_codes(), DOMAIN, _accountant("zcdp")), 0.0)

@@ -1,4 +1,4 @@
-"""Graphical model: two-resolution groups, tree selection under DP, IPF estimation, sampling."""
+"""Graphical models (tree and adaptive): two-resolution groups, tree selection under DP, IPF estimation, sampling."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import pytest
 
 from synthgate.privacy.accountant import Accountant, Budget
 from synthgate.privacy.domain import Domain
-from synthgate.privacy.models.graphical import GraphicalModel, fit_margins, frequent_groups, quantile_groups
+from synthgate.privacy.models import AdaptiveModel, ModelError, TreeModel
+from synthgate.privacy.models.graphical import parents_first
+from synthgate.privacy.models.groups import frequent_groups, quantile_groups
+from synthgate.privacy.models.ipf import IPF_TOLERANCE, fit_margins, iterate_to_fixpoint
 from synthgate.privacy.table import PrivateTable
 
 
@@ -55,7 +58,7 @@ def _dependent_table(n: int = 50_000, seed: int = 0) -> tuple[np.ndarray, Domain
 def test_selects_the_dependent_pair_and_reproduces_it() -> None:
     codes, domain = _dependent_table()
     accountant = Accountant(Budget(epsilon=5.0, delta=1e-6))
-    model = GraphicalModel(groups=16).fit(PrivateTable(codes, domain, accountant), accountant.rho_available())
+    model = TreeModel(groups=16).fit(PrivateTable(codes, domain, accountant), accountant.rho_available())
     edges = {frozenset(domain.columns[k] for k in e) for e in model.edges_}
     assert frozenset({"a", "b"}) in edges          # the strongest dependence is an edge of the tree
     rows = model.sample(50_000, np.random.default_rng(1))
@@ -68,7 +71,7 @@ def test_spends_exactly_its_budget_and_labels_every_charge() -> None:
     codes, domain = _dependent_table(5000)
     accountant = Accountant(Budget(epsilon=1.0, delta=1e-6))
     budget = accountant.rho_available()
-    GraphicalModel(groups=8).fit(PrivateTable(codes, domain, accountant), budget)
+    TreeModel(groups=8).fit(PrivateTable(codes, domain, accountant), budget)
     assert accountant.spent().rho == pytest.approx(budget, rel=1e-9)
     labels = [c.label for c in accountant.charges]
     assert labels[:4] == ["marginal:a", "marginal:b", "marginal:c", "marginal:wide"]
@@ -79,7 +82,7 @@ def test_spends_exactly_its_budget_and_labels_every_charge() -> None:
 def test_wide_columns_are_compressed_to_the_group_count() -> None:
     codes, domain = _dependent_table(5000)
     accountant = Accountant(Budget(epsilon=1.0, delta=1e-6))
-    model = GraphicalModel(groups=8).fit(PrivateTable(codes, domain, accountant), accountant.rho_available())
+    model = TreeModel(groups=8).fit(PrivateTable(codes, domain, accountant), accountant.rho_available())
     two_way = [m for m in model.measurements_ if len(m.columns) == 2]
     assert all(m.noisy_counts.size <= 8 * 8 for m in two_way)  # no 400-level table is ever measured
     rows = model.sample(2000, np.random.default_rng(0))
@@ -89,7 +92,7 @@ def test_wide_columns_are_compressed_to_the_group_count() -> None:
 def test_pure_epsilon_accounting_works_too() -> None:
     codes, domain = _dependent_table(5000)
     accountant = Accountant(Budget(epsilon=2.0))
-    GraphicalModel(groups=8).fit(PrivateTable(codes, domain, accountant), 2.0)
+    TreeModel(groups=8).fit(PrivateTable(codes, domain, accountant), 2.0)
     assert accountant.spent().epsilon == pytest.approx(2.0)
 
 
@@ -98,7 +101,7 @@ def test_sampling_l1_matches_simulation() -> None:
     p = rng.dirichlet(np.ones(40))
     n = 5000
     simulated = np.mean([np.abs(rng.multinomial(n, p) - n * p).sum() for _ in range(400)])
-    from synthgate.privacy.models.graphical import sampling_l1
+    from synthgate.privacy.models.groups import sampling_l1
     # The normal approximation of E|X - np| per cell is within a few percent for np >> 1.
     assert sampling_l1(n * p, n) == pytest.approx(simulated, rel=0.05)
 
@@ -114,7 +117,7 @@ def test_independent_wide_columns_do_not_crowd_out_a_real_relationship() -> None
     picked = 0
     for _ in range(10):
         accountant = Accountant(Budget(epsilon=2.0, delta=1e-6))
-        model = GraphicalModel(groups=32).fit(PrivateTable(codes, domain, accountant), accountant.rho_available())
+        model = TreeModel(groups=32).fit(PrivateTable(codes, domain, accountant), accountant.rho_available())
         picked += frozenset(model.edges_[0]) == frozenset({0, 1})
     # The first pick is the real relationship. Without the sampling offset the independent 900-cell pair
     # wins it: its chance L1 is about sqrt(2/π · n · 900) ≈ 3,400 against the real pair's 2,000.
@@ -122,7 +125,7 @@ def test_independent_wide_columns_do_not_crowd_out_a_real_relationship() -> None
 
 
 def test_project_to_total_is_the_least_squares_simplex_projection() -> None:
-    from synthgate.privacy.models.graphical import project_to_total
+    from synthgate.privacy.models.groups import project_to_total
     y = np.array([50.0, 30.0, -4.0, 3.0, -10.0])
     x = project_to_total(y, 69.0)
     assert x.sum() == pytest.approx(69.0) and (x >= 0).all()
@@ -138,9 +141,9 @@ def test_empty_tails_of_an_ordered_column_are_not_sampled() -> None:
     age = rng.integers(18, 63, n)            # the data uses 18..62 of a public 0..120 domain
     other = rng.integers(0, 2, n)
     codes = np.column_stack([age, other]).astype(np.int32)
-    domain = Domain(("age", "x"), (121, 2))
+    domain = Domain(("age", "x"), (121, 2), ordered=(True, False))
     accountant = Accountant(Budget(epsilon=1.0, delta=1e-6))
-    model = GraphicalModel(groups=16, ordered={"age"}).fit(PrivateTable(codes, domain, accountant),
+    model = TreeModel(groups=16).fit(PrivateTable(codes, domain, accountant),
                                                            accountant.rho_available())
     rows = model.sample(20_000, np.random.default_rng(0))
     outside = np.mean((rows[:, 0] < 18) | (rows[:, 0] > 62))
@@ -162,7 +165,7 @@ def test_aim_spends_exactly_its_budget_in_labelled_rounds() -> None:
     codes, domain = _dependent_table(5000)
     accountant = Accountant(Budget(epsilon=1.0, delta=1e-6))
     budget = accountant.rho_available()
-    GraphicalModel(groups=8, selection="aim", rounds=5).fit(PrivateTable(codes, domain, accountant), budget)
+    AdaptiveModel(groups=8, rounds=5).fit(PrivateTable(codes, domain, accountant), budget)
     assert accountant.spent().rho == pytest.approx(budget, rel=1e-9)
     labels = [c.label for c in accountant.charges]
     assert labels[:4] == ["marginal:a", "marginal:b", "marginal:c", "marginal:wide"]
@@ -176,7 +179,7 @@ def test_aim_spends_exactly_its_budget_in_labelled_rounds() -> None:
 def test_aim_finds_a_dependence_only_a_triple_shows_and_reproduces_it() -> None:
     codes, domain = _xor_table()
     accountant = Accountant(Budget(epsilon=3.0, delta=1e-6))
-    model = GraphicalModel(groups=8, selection="aim", rounds=3).fit(PrivateTable(codes, domain, accountant),
+    model = AdaptiveModel(groups=8, rounds=3).fit(PrivateTable(codes, domain, accountant),
                                                                     accountant.rho_available())
     measured = [set(m.columns) for m in model.measurements_[4:]]
     assert {"a", "b", "c"} in measured
@@ -187,32 +190,90 @@ def test_aim_finds_a_dependence_only_a_triple_shows_and_reproduces_it() -> None:
 
 def test_aim_samples_stay_in_domain_and_restore_gives_the_same_rows() -> None:
     codes, domain = _dependent_table(5000)
+    domain = Domain(domain.columns, domain.sizes, ordered=(False, False, False, True))
     accountant = Accountant(Budget(epsilon=1.0, delta=1e-6))
-    model = GraphicalModel(groups=8, selection="aim", ordered={"wide"}).fit(PrivateTable(codes, domain, accountant),
+    model = AdaptiveModel(groups=8).fit(PrivateTable(codes, domain, accountant),
                                                                            accountant.rho_available())
     rows = model.sample(5000, np.random.default_rng(3))
     assert rows.dtype == np.int32 and ((rows >= 0) & (rows < np.array(domain.sizes))).all()
-    again = GraphicalModel(groups=8, selection="aim", ordered={"wide"}).restore(domain, model.measurements_,
+    again = AdaptiveModel(groups=8).restore(domain, model.measurements_,
                                                                                model.structure())
     np.testing.assert_array_equal(again.sample(5000, np.random.default_rng(3)), rows)
 
 
-def test_unknown_selection_is_refused() -> None:
-    from synthgate.privacy.models import ModelError
-    with pytest.raises(ModelError, match="selection"):
-        GraphicalModel(selection="greedy")
+@pytest.mark.parametrize(("model", "name"), [(TreeModel(groups=1), "groups"), (TreeModel(shares=(0.5, 0.6, 0.1)), "shares"),
+                                           (AdaptiveModel(rounds=0), "rounds"), (AdaptiveModel(coarse_groups=1), "coarse_groups")],
+                         ids=lambda x: x if isinstance(x, str) else type(x).__name__)
+def test_a_bad_parameter_is_stored_then_refused_by_fit_before_any_spend(model: TreeModel | AdaptiveModel, name: str) -> None:
+    codes, domain = _dependent_table(500)
+    accountant = Accountant(Budget(epsilon=1.0, delta=1e-6))
+    with pytest.raises(ModelError, match=f"{type(model).__name__}: {name} must be"):
+        model.fit(PrivateTable(codes, domain, accountant), accountant.rho_available())
+    assert not accountant.charges
 
 
-@pytest.mark.parametrize("selection", ["mst", "aim"])
-def test_a_huge_budget_gives_the_data_back_not_degenerate_rows(selection: str) -> None:
+@pytest.mark.parametrize("model_class", [TreeModel, AdaptiveModel])
+def test_a_huge_budget_gives_the_data_back_not_degenerate_rows(model_class: type[TreeModel | AdaptiveModel]) -> None:
     # At epsilon 1e4 the discrete Gaussian's exact variance underflows to ~1e-317; inverse-variance
     # weights then turned into NaN and every sampled row landed on one code, silently.
     codes, domain = _dependent_table(5000)
     accountant = Accountant(Budget(epsilon=1e4, delta=1e-6))
-    model = GraphicalModel(groups=8, selection=selection).fit(PrivateTable(codes, domain, accountant),
-                                                              accountant.rho_available())
+    model = model_class(groups=8).fit(PrivateTable(codes, domain, accountant),
+                                         accountant.rho_available())
     rows = model.sample(20_000, np.random.default_rng(2))
     for j in range(codes.shape[1]):
         real = np.bincount(codes[:, j], minlength=domain.sizes[j]) / len(codes)
         synthetic = np.bincount(rows[:, j], minlength=domain.sizes[j]) / len(rows)
         assert 0.5 * np.abs(real - synthetic).sum() < 0.03, domain.columns[j]
+
+
+# ---- estimation helpers: IPF to a tolerance, the tree's parents-first order ------------------------------------
+
+def test_fit_margins_reaches_the_tolerance_and_stops_before_the_cap_on_an_easy_table() -> None:
+    table = np.random.default_rng(0).random((5, 7)) + 0.01
+    rows, columns = np.full(5, 0.2), np.linspace(1, 7, 7) / 28
+    steps = []
+
+    def row_then_column(fitted: np.ndarray) -> np.ndarray:
+        steps.append(1)
+        fitted = fitted * (rows / fitted.sum(axis=1))[:, None]
+        result: np.ndarray = fitted * (columns / fitted.sum(axis=0))[None, :]
+        return result
+
+    fitted = iterate_to_fixpoint(row_then_column, table / table.sum(), max_rounds=1000)
+    # A positive table with consistent margins converges geometrically: well under 1000 rounds, and the
+    # row margins (off after the column step) are then within a few tolerances of the target.
+    assert len(steps) < 100
+    assert np.abs(fitted.sum(axis=1) - rows).max() < 10 * IPF_TOLERANCE
+    assert np.abs(fitted.sum(axis=0) - columns).max() < 10 * IPF_TOLERANCE
+    np.testing.assert_array_equal(fit_margins(table, rows, columns), fitted / fitted.sum())
+
+
+def test_ipf_that_cannot_converge_stops_at_the_cap() -> None:
+    steps = []
+
+    def flip(x: np.ndarray) -> np.ndarray:  # two inconsistent targets: IPF alternates between them
+        steps.append(1)
+        return 1.0 - x
+
+    iterate_to_fixpoint(flip, np.array([0.25, 0.75]), max_rounds=7)
+    assert len(steps) == 7
+
+
+def test_parents_first_orients_a_tree_breadth_first_from_the_lowest_column() -> None:
+    edges = [(3, 1), (0, 3), (2, 0), (4, 3)]  # a tree on 5 columns, in selection order
+    oriented = parents_first(5, edges)
+    assert oriented == [(0, 2), (0, 3), (3, 1), (3, 4)]  # children in column order
+    assert {frozenset(e) for e in oriented} == {frozenset(e) for e in edges}
+    assert parents_first(4, [(1, 2)]) == [(1, 2)]  # a forest: each tree from its lowest column
+    assert parents_first(3, []) == []
+
+
+def test_restore_refuses_a_stored_tree_that_is_not_parents_first() -> None:
+    codes, domain = _dependent_table(2000)
+    accountant = Accountant(Budget(epsilon=1.0, delta=1e-6))
+    model = TreeModel(groups=8).fit(PrivateTable(codes, domain, accountant), accountant.rho_available())
+    structure = model.structure()
+    structure["edges"] = [[b, a] for a, b in structure["edges"]]  # type: ignore[attr-defined]
+    with pytest.raises(ModelError, match="parents first"):
+        TreeModel(groups=8).restore(domain, model.measurements_, structure)
