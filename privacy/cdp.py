@@ -56,7 +56,7 @@ def epsilon_from_rho(rho: float, delta: float) -> float:
     high = rho + 2 * math.sqrt(rho * math.log(1 / delta))  # the textbook bound: always enough
     if excess(0.0) <= 0:
         return 0.0
-    epsilon = brentq(excess, 0.0, high, xtol=1e-14, rtol=1e-13)
+    epsilon = float(brentq(excess, 0.0, high, xtol=1e-14, rtol=1e-13))
     while delta_from_rho(rho, epsilon) > delta:  # brentq may land a hair inside: step out
         epsilon = epsilon * (1 + _STEP) + _STEP
     return epsilon
@@ -74,7 +74,7 @@ def rho_from_epsilon(epsilon: float, delta: float) -> float:
     low, high = 1e-300, epsilon + 1
     if excess(high) <= 0:
         return high
-    rho = brentq(excess, low, high, xtol=1e-300, rtol=1e-13)
+    rho = float(brentq(excess, low, high, xtol=1e-300, rtol=1e-13))
     while rho > 0 and delta_from_rho(rho, epsilon) > delta:
         rho *= 1 - _STEP
     return rho

@@ -325,8 +325,8 @@ class Ledger:
 
     def events(self, dataset: str) -> list[tuple[str, str, str]]:
         with self._connect() as db:
-            return [tuple(r) for r in db.execute(  # type: ignore[misc]
-                "SELECT at, kind, detail FROM events WHERE dataset = ? ORDER BY id", (dataset,))]
+            rows = db.execute("SELECT at, kind, detail FROM events WHERE dataset = ? ORDER BY id", (dataset,))
+            return [(str(at), str(kind), str(detail)) for at, kind, detail in rows]
 
 
 def _amounts(batch: BatchRecord) -> BatchAmounts:
