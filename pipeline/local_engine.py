@@ -5,7 +5,9 @@ key and collects the DP-domain statistics. Its training rows are then either
 - encoded at once, when every domain is public (the codec is known before any row is read), or
 - kept, parsed, in an owner-only Arrow file (`spill.py`) when a domain is estimated, and encoded
   from that file once the DP domains are released.
-Either way the source is read once. Codes use the narrowest integer type that holds every
+Either way the source is read once. Rows that break the contract are not refused here but at the
+end of pass 1 (`validate.py`, every problem at once): encoding them may fail, and then the pass-1
+codes are dropped, so the contract error comes first, as it would without this engine. Codes use the narrowest integer type that holds every
 column's codes (int8 for most tables), so 10M rows x 8 columns take 80 MB.
 """
 
@@ -18,7 +20,7 @@ import pandas as pd
 
 from .config import ReleaseConfig
 from .context import Progress
-from .encode import NumericCodec, TableCodec, codec_from_spec
+from .encode import EncodingError, NumericCodec, TableCodec, codec_from_spec
 from .engine import TrainingCodes
 from .publish import Staging
 from .spill import Spill
@@ -35,11 +37,15 @@ class LocalEngine:
         self._spill: Spill | None = None
         self._public: TableCodec | None = None
         self._parts: list[np.ndarray] = []
-        if any(c.is_estimated for c in config.attributes):
+        self._unencodable = False  # a batch broke the contract: its error comes from validate, at the end of pass 1
+        if not any(c.is_estimated for c in config.attributes):
+            try:
+                self._public = TableCodec([codec_from_spec(c, bins=config.model.bins) for c in config.attributes])
+            except EncodingError:  # odd public bounds: the domains stage reports them, after the contract
+                self._public = None
+        if self._public is None:
             self._scratch = Staging(out)  # hidden, owner-only, marked with this process: see owner.py
             self._spill = Spill(self._scratch.root, config.attributes)
-        else:
-            self._public = TableCodec([codec_from_spec(c, bins=config.model.bins) for c in config.attributes])
 
     def validate(self, progress: Progress | None = None) -> Validated:
         return validate_source(self._config, self._key, progress, keep=self._keep)
@@ -47,6 +53,8 @@ class LocalEngine:
     def encode(self, codec: TableCodec, progress: Progress | None = None) -> TrainingCodes:
         dtype = code_dtype(codec)
         if self._public is not None:
+            if self._unencodable:
+                raise EncodingError("a training batch could not be encoded, yet it passed its contract")
             if self._public.describe() != codec.describe():
                 raise RuntimeError("the released codec differs from the public one pass 1 encoded with")
             codes = _stack(self._parts, len(codec.codecs), dtype)
@@ -80,9 +88,12 @@ class LocalEngine:
         self._parts = []
 
     def _keep(self, train: pd.DataFrame) -> None:
-        if self._public is not None:
-            self._parts.append(self._public.encode(train).astype(code_dtype(self._public)))
-        elif self._spill is not None:
+        if self._public is not None and not self._unencodable:
+            try:
+                self._parts.append(self._public.encode(train).astype(code_dtype(self._public)))
+            except EncodingError:
+                self._unencodable, self._parts = True, []
+        elif self._public is None and self._spill is not None:
             self._spill.add(train)
 
 

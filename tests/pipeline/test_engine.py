@@ -69,3 +69,22 @@ def test_the_spill_is_removed_when_the_run_fails(tmp_path: Path) -> None:
             engine.validate()
             raise KeyboardInterrupt
     assert not list(tmp_path.iterdir())
+
+
+def test_a_batch_that_breaks_the_contract_is_refused_by_the_contract_not_by_encoding(tmp_path: Path) -> None:
+    # Public domains are encoded during pass 1, before the contract's verdict: a null in a
+    # `nulls: false` column cannot be encoded, and must still end as the contract's error (exit 2).
+    from synthgate.pipeline.config import config_from_mapping
+    from synthgate.pipeline.errors import ContractError
+
+    source = tmp_path / "t.csv"
+    source.write_text("a,b\n" + "".join(f"{i % 5},x\n" for i in range(200)) + ",y\n", encoding="utf-8")
+    raw = {"dataset": "t", "source": {"path": str(source)}, "holdout": {"fraction": 0.2},
+           "columns": {"a": {"type": "integer", "bounds": [0, 4]},
+                       "b": {"type": "categorical", "categories": ["x", "y"]}},
+           "privacy": {"epsilon": 1.0, "delta": 1e-6}}
+    config = config_from_mapping(raw, path=tmp_path / "t.yaml")
+    with pytest.raises(ContractError):
+        with open_engine(config, SplitKey.fresh(), tmp_path / "out") as engine:
+            engine.validate()
+    assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
