@@ -2,15 +2,19 @@
 
 Run from the repository root:
 
-    .venv/bin/python -m bench.scale [--rows 1000000,3000000,10000000] [--repeats 1] [--sources csv,parquet-dir]
+    .venv/bin/python -m bench.scale [--rows 1000000,3000000,10000000] [--repeats 3] [--large-repeats 1]
+                                    [--sources csv] [--tag after]
 
 The input is the shared fertility table resampled *with replacement* to each size (seeded; written
-once to bench/.work/scale as CSV and as a hive-partitioned Parquet folder). For every size, a fresh
-subprocess runs `synthgate run` with the table's reviewed config at epsilon 1 (default model) and,
-before it, the floor: one multi-threaded pyarrow read of the CSV plus one Parquet write of the same
-table. Reported per size: wall time of the run and of the floor (their ratio is the target, <= 3),
-peak RSS of the run's process, rows per second per stage, and the linear fit of time against rows
-(slope and intercept). Writes bench/scale/results.json and results.md.
+once to bench/.work/scale, git-ignored, as CSV and as a hive-partitioned Parquet folder). For every
+size and repeat, one fresh subprocess measures the floor (one multi-threaded pyarrow read of the CSV
+plus one Parquet write of the same table) and, right after it, another runs `synthgate run` with the
+table's reviewed config at epsilon 1 (default model), so the run's peak RSS is its own. Sizes of
+10M rows and more run `--large-repeats` times, smaller ones `--repeats` times (medians reported).
+Reported per size: wall time of the run and of the floor (their ratio is the target, <= 3), peak RSS
+of the run's process (ru_maxrss), rows per second per stage, and the linear fit of run time against
+rows (slope and intercept). Writes bench/scale/results.json and results.md (`--tag` names them,
+e.g. results_before.md).
 """
 
 from __future__ import annotations
@@ -51,21 +55,23 @@ def make_input(n_rows: int) -> tuple[Path, Path]:
     return csv, folder
 
 
-_WORKER = r"""
+_FLOOR = r"""
 import json, resource, sys, time
 from pathlib import Path
 import pyarrow.csv as pacsv, pyarrow.parquet as pq
+start = time.perf_counter(); table = pacsv.read_csv(sys.argv[1]); read = time.perf_counter() - start
+start = time.perf_counter(); pq.write_table(table, sys.argv[2]); write = time.perf_counter() - start
+print(json.dumps({"read": read, "write": write, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+_WORKER = r"""
+import json, resource, sys, time
+from pathlib import Path
 from synthgate.pipeline.config import config_from_mapping, parse_yaml
 from synthgate.pipeline.run import run_release
 from synthgate.privacy.ledger import Ledger
 
 source, kind, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
-floor = {}
-if kind == "csv":
-    start = time.perf_counter(); table = pacsv.read_csv(source); floor["read"] = time.perf_counter() - start
-    start = time.perf_counter(); pq.write_table(table, out.parent / "floor.parquet")
-    floor["write"] = time.perf_counter() - start
-    del table
 raw = parse_yaml(Path(sys.argv[4]).read_text())
 raw["source"] = {"path": str(source)}
 raw["privacy"]["lifetime_epsilon"] = 1000.0
@@ -75,9 +81,18 @@ config = config_from_mapping(raw, path=Path(sys.argv[4]))
 start = time.perf_counter()
 result = run_release(config, out=out, ledger=Ledger(out.parent / "ledger.sqlite"), seed=1)
 wall = time.perf_counter() - start
-print(json.dumps({"wall": wall, "timings": result.timings, "decision": result.decision, "floor": floor,
+print(json.dumps({"wall": wall, "timings": result.timings, "decision": result.decision,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
+
+
+def _child(script: str, *args: str) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=7200,
+                          cwd=REPO, env={"GX_ANALYTICS_ENABLED": "False", "PATH": "/usr/bin:/bin"})
+    if proc.returncode != 0:
+        raise SystemExit(f"bench.scale: a child process failed:\n{proc.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
 def run_one(n_rows: int, kind: str, repeat: int) -> dict[str, Any]:
@@ -88,13 +103,13 @@ def run_one(n_rows: int, kind: str, repeat: int) -> dict[str, Any]:
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     source = csv if kind == "csv" else folder
-    proc = subprocess.run([sys.executable, "-c", _WORKER, str(source), kind, str(scratch / "run"),
-                           str(REPO / "configs" / "fertility.yaml")], capture_output=True, text=True, timeout=7200,
-                          env={"GX_ANALYTICS_ENABLED": "False", "PATH": "/usr/bin:/bin"})
-    shutil.rmtree(scratch, ignore_errors=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"bench.scale: the run at {n_rows:,} rows ({kind}) failed:\n{proc.stderr[-2000:]}")
-    return {"rows": n_rows, "source": kind, "repeat": repeat, **json.loads(proc.stdout.strip().splitlines()[-1])}
+    try:
+        floor = _child(_FLOOR, str(csv), str(scratch / "floor.parquet"))
+        (scratch / "floor.parquet").unlink()
+        run = _child(_WORKER, str(source), kind, str(scratch / "run"), str(REPO / "configs" / "fertility.yaml"))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return {"rows": n_rows, "source": kind, "repeat": repeat, "floor": floor, **run}
 
 
 def _fit(points: list[tuple[int, float]]) -> tuple[float, float] | None:
@@ -109,14 +124,16 @@ def _fit(points: list[tuple[int, float]]) -> tuple[float, float] | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", default="1000000,3000000,10000000")
-    parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--sources", default="csv,parquet-dir")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per size below 10M rows (median)")
+    parser.add_argument("--large-repeats", type=int, default=1, help="runs per size of 10M rows or more")
+    parser.add_argument("--sources", default="csv", help="csv and/or parquet-dir")
+    parser.add_argument("--tag", default="", help="suffix of the result files, e.g. 'before'")
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.rows.split(",") if x]
     runs = []
     for n_rows in sizes:
         for kind in [s for s in args.sources.split(",") if s]:
-            for repeat in range(args.repeats):
+            for repeat in range(args.large_repeats if n_rows >= 10_000_000 else args.repeats):
                 started = time.perf_counter()
                 runs.append(run_one(n_rows, kind, repeat))
                 print(f"{n_rows:>11,} {kind:<12} run {runs[-1]['wall']:.1f} s "
@@ -133,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
             summary.append({
                 "rows": n_rows, "source": kind, "wall_s": wall, "floor_s": floor,
                 "ratio_to_floor": wall / floor if floor else None,
-                "peak_rss_mb": median([r["peak_rss_mb"] for r in mine]),
+                "runs": len(mine), "peak_rss_mb": median([r["peak_rss_mb"] for r in mine]),
+                "floor_peak_rss_mb": median([r["floor"]["peak_rss_mb"] for r in mine]),
+                "stage_s": {s: median([r["timings"].get(s, 0.0) for r in mine]) for s in STAGES},
                 "rows_per_s": {s: n_rows / median([r["timings"].get(s, 0.0) or 1e-9 for r in mine]) for s in STAGES},
                 "decisions": sorted({r["decision"] for r in mine}),
             })
@@ -143,21 +162,25 @@ def main(argv: list[str] | None = None) -> int:
     payload = {"machine": machine_info(), "settings": vars(args), "runs": runs, "summary": summary,
                "linear_fit_seconds": {k: ({"slope_s_per_million_rows": v[0] * 1e6, "intercept_s": v[1]} if v else None)
                                       for k, v in fits.items()}}
-    (OUT / "results.json").write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
-    rows = [[f"{s['rows']:,}", s["source"], fmt(s["wall_s"]), fmt(s["floor_s"]), fmt(s["ratio_to_floor"]),
-             fmt(s["peak_rss_mb"]), " ".join(f"{k[:4]}={v / 1e6:.2g}M" for k, v in s["rows_per_s"].items())]
+    name = "results" + (f"_{args.tag}" if args.tag else "")
+    (OUT / f"{name}.json").write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
+    rows = [[f"{s['rows']:,}", s["source"], str(s["runs"]), fmt(s["wall_s"]), fmt(s["floor_s"]), fmt(s["ratio_to_floor"]),
+             fmt(s["peak_rss_mb"]), " ".join(f"{k[:4]}={v:.3g}" for k, v in s["stage_s"].items()),
+             " ".join(f"{k[:4]}={v / 1e6:.2g}M" for k, v in s["rows_per_s"].items())]
             for s in summary]
-    table = render_table(["rows", "source", "run s", "floor s", "ratio", "peak RSS MB", "rows/s per stage"], rows)
+    table = render_table(["rows", "source", "runs", "run s (median)", "floor s", "ratio", "peak RSS MB",
+                          "stage s (median)", "rows/s per stage"], rows)
     lines = ["# bench.scale: a whole release against one read + one write", "",
-             f"`.venv/bin/python -m bench.scale --rows {args.rows} --repeats {args.repeats} --sources {args.sources}`",
+             f"`.venv/bin/python -m bench.scale --rows {args.rows} --repeats {args.repeats} "
+             f"--large-repeats {args.large_repeats} --sources {args.sources}`",
              "", "Input: the shared fertility table resampled with replacement to each size (seeded). Floor: one "
-             "multi-threaded pyarrow CSV read + one Parquet write of the same table, in the same process just "
-             "before the run. Target: run <= 3x floor, peak RSS <= 2 GB.", "", table, "",
+             "multi-threaded pyarrow CSV read + one Parquet write of the same table, in its own process just "
+             "before each run (peak RSS is the run's process alone). Target: run <= 3x floor, peak RSS <= 2 GB.", "", table, "",
              "Linear fit of run time against rows: " + "; ".join(
                  f"{k}: {v['slope_s_per_million_rows']:.2f} s per million rows + {v['intercept_s']:.1f} s"
                  for k, v in payload["linear_fit_seconds"].items() if v), "",
              f"Machine: {payload['machine']}", ""]
-    (OUT / "results.md").write_text("\n".join(lines), encoding="utf-8")
+    (OUT / f"{name}.md").write_text("\n".join(lines), encoding="utf-8")
     print(table)
     return 0
 

@@ -1,6 +1,6 @@
 """One release, start to finish: the stage order and the one privacy boundary, in one place.
 
-    validate (pass 1) -> DP domains -> encode (pass 2) -> measure+fit (PrivateTable)
+    validate (the one pass over the source) -> DP domains -> encode -> measure+fit (PrivateTable)
     -> sample -> check -> gate -> publish
 
 Each stage is a function in its own module that returns a frozen value the next one takes. Nothing
@@ -25,6 +25,7 @@ from .check import CheckInputs, run_checks
 from .config import ReleaseConfig
 from .context import RunContext, RunOptions
 from .domains import release_domains
+from .engine import open_engine
 from .errors import InputError, OutputError
 from .fit import fit_model
 from .gate import gate
@@ -35,7 +36,7 @@ from .plan import BudgetPlan, plan_budget
 from .publish import Staging, prepare_output_dir, sha256_file, write_error
 from .synthesize import sample_synthetic
 from .training import encode_training
-from .validate import validate_input, validate_source
+from .validate import validate_input
 
 __all__ = ["ReleaseResult", "RunOptions", "run_release", "validate_input"]
 
@@ -109,16 +110,17 @@ def _stages(run: RunContext, plan: BudgetPlan, accountant: Accountant, ledger: L
     """The stage order, and nothing else."""
     config, clock = run.config, _Clock()
     inputs = InputSnapshot.of(config)
-    with clock("load_validate"):
-        validated = validate_source(config, run.key, run.progress)
-    inputs.check_unchanged()
-    event(log, "input passed its contract", stage="validate", rows=validated.n_train + validated.n_holdout,
-          seconds=clock.timings["load_validate"])
-    with clock("domains"):
-        domains = release_domains(config, validated, accountant, plan)
-    with clock("encode"):
-        encoded = encode_training(config, domains.codec, run.key, validated, run.progress)
-    inputs.check_unchanged()  # both passes must have read the same table
+    with open_engine(config, run.key, out) as engine:  # reads the source once; its scratch goes on exit
+        with clock("load_validate"):
+            validated = engine.validate(run.progress)
+        inputs.check_unchanged()
+        event(log, "input passed its contract", stage="validate", rows=validated.n_train + validated.n_holdout,
+              seconds=clock.timings["load_validate"])
+        with clock("domains"):
+            domains = release_domains(config, validated, accountant, plan)
+        with clock("encode"):
+            encoded = encode_training(config, domains.codec, engine, validated, run.progress)
+    inputs.check_unchanged()  # a file still being written when the read ended is refused too
     with clock("fit"):
         measured = fit_model(config, domains, encoded, accountant)
     event(log, "model fitted", stage="fit", seconds=clock.timings["fit"],
@@ -165,9 +167,9 @@ def _staged(out: Path) -> Iterator[Staging]:
 class InputSnapshot:
     """Size and modification time of each input file when the run started.
 
-    The two passes read the input twice; a table that changes in between (a job still writing
-    it, a sync) would make the validated rows and the measured rows differ. Checked after each
-    pass; a change stops the run (exit 2)."""
+    The source is read once (the engine keeps what it parsed), but a file that is still being
+    written (a job appending, a sync) may have been read half-way. Checked after the read and
+    again after encoding, so a late writer is caught too; a change stops the run (exit 2)."""
 
     files: tuple[tuple[Path, int, int], ...]
 

@@ -1,5 +1,5 @@
-"""Stage 3, encode: pass 2 over the source, the training rows as integer codes over the released
-domains. The same secret split as pass 1 picks the rows.
+"""Stage 3, encode: the training rows as integer codes over the released domains, from the engine
+that read them in pass 1 (the source is not read again; see `engine.py`).
 
 Values outside DP-estimated bounds are clamped to them and counted per column, and rows beyond an
 individual's cap are left out; both are said in the internal report (exact figures, so never in a
@@ -9,17 +9,16 @@ release): nothing is lost without a word.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from .config import ReleaseConfig
-from .encode import NumericCodec, TableCodec
-from .errors import InputError
-from .load import Batch, iter_batches, iter_split
-from .split import RowKeys, SplitKey
 from .context import Progress
+from .encode import TableCodec
+from .engine import Engine
+from .errors import InputError
 from .validate import Validated
 
 __all__ = ["Encoded", "encode_training"]
@@ -38,33 +37,18 @@ class Encoded:
     warnings: tuple[str, ...]
 
 
-def encode_training(config: ReleaseConfig, codec: TableCodec, key: SplitKey, validated: Validated,
+def encode_training(config: ReleaseConfig, codec: TableCodec, engine: Engine, validated: Validated,
                     progress: Progress | None = None) -> Encoded:
-    """The training rows as codes; refuses a table whose rows changed since pass 1."""
-    estimated = [c for c, spec in zip(codec.codecs, config.attributes)
-                 if spec.bounds == "estimate" and isinstance(c, NumericCodec)]
-    clamped = {c.name: 0 for c in estimated}
-    parts = []
-    rows = 0
-    batches: Iterator[Batch] = iter_batches(config.source_path, config.source_format, config.attributes,
-                                            identifiers=config.identifiers)
-    split = iter_split(batches, row_keys=RowKeys(key, None if config.holdout_path else config.holdout.fraction),
-                       units=validated.units)
-    for train, _ in split:
-        parts.append(codec.encode(train))
-        for column_codec in estimated:
-            clamped[column_codec.name] += column_codec.count_outside(train[column_codec.name])
-        rows += len(train)
-        if progress:
-            progress("encode", rows)
-    codes = np.concatenate(parts) if parts else np.zeros((0, len(codec.codecs)), np.int32)
-    if len(codes) != validated.n_train:  # a database table (no file to stat) that changed between the reads
+    """The training rows pass 1 validated, as codes; refuses codes that are not exactly those rows."""
+    training = engine.encode(codec, progress)
+    codes = training.codes
+    if len(codes) != validated.n_train:  # an engine bug, or a source an engine read twice that changed
         raise InputError(f"{config.source_path}: the input changed while the run was reading it (the two reads "
                          "found different rows); run again on a stable table or snapshot")
-    warnings = _warnings(config, clamped, len(codes), validated)
+    warnings = _warnings(config, training.clamped, len(codes), validated)
     for warning in warnings:
         log.warning(warning)
-    return Encoded(codes, clamped, warnings)
+    return Encoded(codes, dict(training.clamped), warnings)
 
 
 def _warnings(config: ReleaseConfig, clamped: Mapping[str, int], n_rows: int, validated: Validated) -> tuple[str, ...]:

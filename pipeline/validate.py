@@ -7,7 +7,7 @@ contract; only counts per rule are reported, never a value.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,8 +42,11 @@ class Validated:
     units: UnitRows | None
 
 
-def validate_source(config: ReleaseConfig, key: SplitKey, progress: Progress | None = None) -> Validated:
-    """Pass 1 over the source (and holdout file): contract, parse failures, statistics, check samples."""
+def validate_source(config: ReleaseConfig, key: SplitKey, progress: Progress | None = None, *,
+                    keep: Callable[[pd.DataFrame], None] | None = None) -> Validated:
+    """Pass 1 over the source (and holdout file): contract, parse failures, statistics, check samples.
+    `keep` receives each batch's training rows (parsed), so an engine can encode or store them
+    without reading the source again."""
     units = bound_contributions(config, key)
     columns = config.attributes
     contract = ContractValidator(columns)
@@ -56,6 +59,8 @@ def validate_source(config: ReleaseConfig, key: SplitKey, progress: Progress | N
         _, counts = files.setdefault(path, (failures, {}))
         files[path] = (failures, merge_counts(counts, contract.validate(part.batch.frame)))
         statistics.update(part.train)
+        if keep is not None:
+            keep(part.train)
         train_sample.add(part.train, part.train_priority)
         holdout_sample.add(part.holdout, part.holdout_priority)
         n_train += len(part.train)

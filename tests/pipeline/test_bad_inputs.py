@@ -396,15 +396,14 @@ def reads_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the input was read before --out was checked")
 
-    # Import the stages before patching load.py: importing one while load.iter_batches is patched would
+    # Import the stage before patching load.py: importing it while load.iter_batches is patched would
     # bind the stand-in into it, and monkeypatch would then "restore" the stand-in after the test.
-    import synthgate.pipeline.training as training_module
+    # validate.py is the one stage that reads the source (the engine's pass; encoding reads no source).
     import synthgate.pipeline.validate as validate_module
 
     for name in ("read_header", "iter_batches", "_iter_raw"):
         monkeypatch.setattr(load_module, name, refuse)
-    for stage in (validate_module, training_module):
-        monkeypatch.setattr(stage, "iter_batches", refuse)
+    monkeypatch.setattr(validate_module, "iter_batches", refuse)
 
 
 def test_out_not_empty_exits_before_reading_anything(ws: Workspace, capsys: pytest.CaptureFixture[str],

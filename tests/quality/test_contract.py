@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from synthgate.pipeline.config import ColumnSpec
+from synthgate.quality.contract_eval import rules_of
 from synthgate.quality.contract import (
     ContractValidator,
     build_suite,
@@ -186,3 +187,37 @@ def test_nothing_is_printed(capfd: pytest.CaptureFixture[str]) -> None:
     fresh.validate(_set(canonical(200), "age", [0], 999.0))
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")  # in particular no "Calculating Metrics" progress bar
+
+
+# The vectorised evaluation (contract_eval.py) gives great_expectations' own counts, batch for batch.
+
+@pytest.mark.parametrize("case", list(BAD_BATCHES))
+def test_each_bad_batch_counts_as_gx_counts_it(validator: ContractValidator, case: str) -> None:
+    spoil, _ = BAD_BATCHES[case]
+    frame = spoil(canonical())
+    assert validator.validate(frame) == validator.validate_with_gx(frame)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_spoiled_batches_count_as_gx_counts_them(validator: ContractValidator, seed: int) -> None:
+    # 300 rows, each cell spoiled with probability 0.1 (out of bounds, out of set, or null): every
+    # rule fails on some rows, and every count must match GX's exactly.
+    rng = np.random.default_rng(seed)
+    frame = canonical(300)
+    n = len(frame)
+    def pick() -> np.ndarray:
+        return rng.random(n) < 0.1
+    frame.loc[pick(), "age"] = rng.choice([-1.0, 121.0, np.nan, 60.0])
+    frame.loc[pick(), "sex"] = rng.choice(np.array(["X", None, "F"], dtype=object))
+    frame.loc[pick(), "visit"] = pd.Timestamp("2021-06-01", tz="UTC")
+    frame.loc[pick(), "visit"] = pd.NaT
+    frame.loc[pick(), "smoker"] = pd.NA
+    assert validator.validate(frame) == validator.validate_with_gx(frame)
+
+
+def test_an_expectation_with_other_arguments_is_left_to_gx() -> None:
+    class Config:
+        type = "expect_column_values_to_be_between"
+        kwargs = {"column": "a", "min_value": 0, "max_value": 1, "mostly": 0.9}
+
+    assert rules_of([Config()]) is None
