@@ -21,7 +21,7 @@ from .config import ColumnSpec
 from .kinds import ColumnType
 from .errors import ConfigError, InputError, OutputError
 from .formats import format_from_suffix
-from .load import ParseFailures, _arrow_reason, _check_readable, _iter_raw, _parse, with_null_tokens
+from .load import ParseFailures, arrow_reason, check_readable, iter_raw, parse_column, with_null_tokens
 
 __all__ = ["draft_config", "infer_types"]
 
@@ -39,7 +39,7 @@ def infer_types(path: Path) -> list[tuple[str, str]]:
     type that some later cell does not fit (integer -> numeric -> categorical), so the draft is
     one that `synthgate run` can load.
     """
-    _check_readable(path)
+    check_readable(path)
     try:
         fmt = format_from_suffix(path)
     except ConfigError:
@@ -53,7 +53,7 @@ def infer_types(path: Path) -> list[tuple[str, str]]:
             schema = reader.schema
             reader.close()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the table's schema ({_arrow_reason(exc)})") from None
+        raise InputError(f"{path}: cannot read the table's schema ({arrow_reason(exc)})") from None
     names = list(schema.names)
     if len(set(names)) != len(names):
         raise InputError(f"{path}: the header names a column twice; rename the columns first")
@@ -68,7 +68,7 @@ def _widened_by_full_scan(path: Path, schema: pa.Schema) -> list[tuple[str, str]
     names = list(schema.names)
     candidates = {f.name: _candidates(f.type) for f in schema}
     unseen = {f.name for f in schema if pa.types.is_null(f.type)}  # no value in the first block
-    for batch in _iter_raw(path, "csv", names, names):
+    for batch in iter_raw(path, "csv", names, names):
         for name in names:
             kinds = candidates[name]
             array = with_null_tokens(batch.column(name), ColumnSpec.model_construct(name=name, categories=None))
@@ -98,7 +98,7 @@ def _parses_as(array: pa.Array, name: str, kind: str) -> bool:
         text = pd.Series(array.to_numpy(zero_copy_only=False), dtype=object).dropna()
         return bool(text.str.strip().str.lower().isin(["true", "false"]).all())
     failures = ParseFailures()
-    _parse(array, ColumnSpec.model_construct(name=name, type=cast(ColumnType, kind)), failures)
+    parse_column(array, ColumnSpec.model_construct(name=name, type=cast(ColumnType, kind)), failures)
     return not failures.counts
 
 

@@ -28,8 +28,8 @@ from .names import shown
 from .split import RowKeys
 
 __all__ = ["Batch", "ParseFailures", "RowSplit", "read_header", "iter_batches", "iter_split", "iter_split_batches",
-           "SplitBatch",
-           "iter_text_column", "canonicalise", "with_null_tokens"]
+           "SplitBatch", "iter_text_column", "canonicalise", "with_null_tokens", "iter_raw", "parse_column",
+           "check_readable", "arrow_reason"]
 
 BLOCK_BYTES = 8 << 20
 PARQUET_BATCH_ROWS = 65_536
@@ -64,7 +64,7 @@ def read_header(path: Path, fmt: str) -> list[str]:
     """Column names of the source, without reading its rows."""
     if fmt == "sql":
         return path.header()  # type: ignore[attr-defined, no-any-return]  # a SqlSource
-    _check_readable(path, fmt)
+    check_readable(path, fmt)
     try:
         if fmt == "parquet" and path.is_dir():
             return list(_parquet_dataset(path).schema.names)
@@ -78,7 +78,7 @@ def read_header(path: Path, fmt: str) -> list[str]:
         return names
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
         # Arrow parses the first block to find the header, so a bad row there fails here too.
-        raise InputError(f"{path}: cannot read the table ({_arrow_reason(exc)})") from None
+        raise InputError(f"{path}: cannot read the table ({arrow_reason(exc)})") from None
 
 
 def iter_batches(path: Path, fmt: str, columns: Sequence[ColumnSpec], *, identifiers: Sequence[str] = (),
@@ -89,7 +89,7 @@ def iter_batches(path: Path, fmt: str, columns: Sequence[ColumnSpec], *, identif
     failures = failures if failures is not None else ParseFailures()
     wanted = [c.name for c in columns]
     start = 0
-    for record_batch in _iter_raw(path, fmt, wanted, header):
+    for record_batch in iter_raw(path, fmt, wanted, header):
         try:
             frame = canonicalise(record_batch, columns, failures, text_nulls=fmt == "csv")
         except InputError as exc:
@@ -145,7 +145,7 @@ def iter_split_batches(batches: Iterator[Batch], *, row_keys: RowKeys,
 def iter_text_column(path: Path, fmt: str, column: ColumnSpec) -> Iterator[pa.Array]:
     """One column's cells as text, batch by batch, null tokens as nulls (for the unit column)."""
     header = read_header(path, fmt)
-    for record_batch in _iter_raw(path, fmt, [column.name], header):
+    for record_batch in iter_raw(path, fmt, [column.name], header):
         array = record_batch.column(0)
         if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
             try:
@@ -169,7 +169,7 @@ def canonicalise(batch: pa.RecordBatch, columns: Sequence[ColumnSpec], failures:
         if text_nulls:
             array = with_null_tokens(array, spec)
         try:
-            data[spec.name] = _parse(array, spec, failures)
+            data[spec.name] = parse_column(array, spec, failures)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):  # e.g. Parquet binary, not UTF-8
             raise InputError(f"column '{shown(spec.name)}': its {array.type} values cannot be read as {spec.type} "
                              "(text must be valid UTF-8; nested types are not supported)") from None
@@ -187,7 +187,7 @@ def with_null_tokens(array: pa.Array, spec: ColumnSpec) -> pa.Array:
     return pc.if_else(is_token, pa.scalar(None, type=array.type), array)
 
 
-def _parse(array: pa.Array, spec: ColumnSpec, failures: ParseFailures) -> pd.Series:
+def parse_column(array: pa.Array, spec: ColumnSpec, failures: ParseFailures) -> pd.Series:
     kind = spec.type
     if kind == "categorical":
         text = array if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) else array.cast(pa.string())
@@ -245,7 +245,7 @@ def _fast_numbers(array: pa.Array) -> pd.Series | None:
     return pd.Series(numbers.to_numpy(zero_copy_only=False) + 0.0, dtype=float)
 
 
-def _iter_raw(path: Path, fmt: str, wanted: list[str], header: Sequence[str] = ()) -> Iterator[pa.RecordBatch]:
+def iter_raw(path: Path, fmt: str, wanted: list[str], header: Sequence[str] = ()) -> Iterator[pa.RecordBatch]:
     if fmt == "sql":  # a SqlSource: only the wanted columns are selected, streamed from the database
         yield from path.iter_record_batches(wanted)  # type: ignore[attr-defined]
         return
@@ -269,7 +269,7 @@ def _iter_raw(path: Path, fmt: str, wanted: list[str], header: Sequence[str] = (
         with reader:
             yield from reader
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the table ({_arrow_reason(exc, header)})") from None
+        raise InputError(f"{path}: cannot read the table ({arrow_reason(exc, header)})") from None
 
 
 def _parquet_dataset(path: Path) -> ds.Dataset:
@@ -278,7 +278,7 @@ def _parquet_dataset(path: Path) -> ds.Dataset:
     return ds.dataset(files, format="parquet", partitioning="hive", partition_base_dir=str(path))
 
 
-def _check_readable(path: Path, fmt: str = "csv") -> None:
+def check_readable(path: Path, fmt: str = "csv") -> None:
     if not path.exists():
         raise InputError(f"{path}: input file not found; check source.path in the config")
     if path.is_dir() and fmt == "parquet":
@@ -314,13 +314,13 @@ def _names(names: Sequence[str]) -> str:
     return ", ".join(f"'{shown(name)}'" for name in names)
 
 
-def _arrow_reason(exc: BaseException, header: Sequence[str] = ()) -> str:
+def arrow_reason(exc: BaseException, header: Sequence[str] = ()) -> str:
     """A reason safe to show: Arrow's messages can quote a row, so only the kind is kept, plus the
     column's name (from the header, never from the message) when Arrow says which column it was."""
     text = str(exc)
     column = re.match(r"In CSV column #(\d+):", text)
     if column and int(column.group(1)) < len(header):
-        return f"column '{shown(header[int(column.group(1))])}': " + _arrow_reason(exc)
+        return f"column '{shown(header[int(column.group(1))])}': " + arrow_reason(exc)
     if "Empty CSV file" in text or "empty" in text.lower() and "file" in text.lower():
         return "the file has no header row"
     if "Expected" in text and "columns" in text:

@@ -401,7 +401,7 @@ def reads_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
     # validate.py is the one stage that reads the source (the engine's pass; encoding reads no source).
     import synthgate.pipeline.validate as validate_module
 
-    for name in ("read_header", "iter_batches", "_iter_raw"):
+    for name in ("read_header", "iter_batches", "iter_raw"):
         monkeypatch.setattr(load_module, name, refuse)
     monkeypatch.setattr(validate_module, "iter_batches", refuse)
 
