@@ -38,6 +38,7 @@ PILOT_DRAWS = 100_000
 # A rejection sampler refuses a request that would need more draws than this (about a minute).
 MAX_DRAWS = 200_000_000
 _CHUNK = 65_536
+_MAX_CHUNK = 262_144  # draws held at once by a rejection sampler: about 25 MB at 12 columns
 
 
 class ConditionError(InputError):
@@ -146,7 +147,7 @@ class RejectionConditional(Conditional):
         while n_kept < n:
             if n_drawn > 2 * MAX_DRAWS:  # p was estimated: stop rather than loop for ever
                 raise ConditionError("rejection sampling took more than twice the expected draws; widen the condition")
-            size = int(min(max(_CHUNK, 1.2 * (n - n_kept) / self.probability), 4 * _CHUNK * 16))
+            size = int(min(max(_CHUNK, 1.2 * (n - n_kept) / self.probability), _MAX_CHUNK))
             rows = self._draw(size, rng)
             keep = rng.random(size) < self._weight(rows)
             kept.append(rows[keep][: n - n_kept])
