@@ -195,6 +195,33 @@ def replay(run_dir: Path, out: Path) -> None:
 
 @cli.command()
 @click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Directory to create.")
+@click.option("--rows", type=click.IntRange(min=1), default=None, help="Rows to draw (default: the release's count).")
+@click.option("--where", "where", multiple=True, metavar="COL=VALUE",
+              help="Condition: COL=LEVEL, COL=NUMBER or COL=LOW..HIGH (bin edges; an end may be left open). "
+                   "Repeat for more columns (AND); the same column twice means either value (OR).")
+@click.option("--balance", default=None, metavar="COL", help="Equal counts per level of a categorical column.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for sampling (default: a fresh one).")
+@click.option("--allow-held", is_flag=True, help="Sample from a release the gate held (recorded in the manifest).")
+@click.pass_context
+def sample(ctx: click.Context, run_dir: Path, out: Path, rows: int | None, where: tuple[str, ...],
+           balance: str | None, seed: int | None, allow_held: bool) -> None:
+    """Draw new rows from RUN's model into OUT: conditioned (--where), rebalanced (--balance), any number.
+    Post-processing of RUN's stored DP measurements: reads no data, spends nothing (a zero-spend
+    line goes into the ledger's history)."""
+    from .conditions import parse_where
+    from .sample_release import SampleOptions, sample_release
+
+    options = SampleOptions(rows=rows, where=parse_where(where), balance=balance, seed=seed, allow_held=allow_held)
+    result = sample_release(run_dir, out=out, options=options, ledger=_ledger(ctx))
+    click.echo(f"sampled {result.manifest['rows']['count']:,} rows: {result.path / 'synthetic.parquet'} "
+               f"(from {result.manifest['parent']['release_id']}, spent epsilon=0)")
+    for stratum in result.manifest["conditioning"]["strata"]:
+        click.echo(f"  {stratum['label']}: model probability {stratum['probability']:.4g}; {stratum['method']}")
+
+
+@cli.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser afterwards.")
 def report(run_dir: Path, open_browser: bool) -> None:
     """Re-render RUN/internal/report.html from RUN/internal/report.json (no data, no spend)."""
@@ -239,6 +266,9 @@ def budget_show(ctx: click.Context, dataset: str | None, as_json: bool) -> None:
     if as_json:  # one dataset: its object; all: {"ledger", "datasets": [...]}
         payload = statuses[0].to_json() if dataset else {"ledger": str(ledger.path),
                                                          "datasets": [s.to_json() for s in statuses]}
+        if dataset:  # zero-spend history lines (`synthgate sample`)
+            payload["samples"] = [{"at": at, **json.loads(detail)} for at, kind, detail in ledger.events(dataset)
+                                  if kind == "sample"]
         click.echo(json.dumps(payload, default=str))
         return
     if not statuses:
@@ -260,6 +290,11 @@ def budget_show(ctx: click.Context, dataset: str | None, as_json: bool) -> None:
         counted = [b for b in status.batches if b.status != "released_unspent"]
         click.echo(f"  {'total (zCDP: the rho add up; epsilon is their composition)':<90} "
                    f"{status.spent_epsilon:>8.4g} {sum(b.rho for b in counted):>10.4g}")
+        for at, kind, detail in ledger.events(status.name):
+            if kind == "sample":  # post-processing of a release: a history line, zero spend
+                facts = json.loads(detail)
+                click.echo(f"  sample {facts.get('sample_id')} of {facts.get('parent_release')}: "
+                           f"{facts.get('rows'):,} rows at {at}, spent epsilon=0")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -323,6 +323,12 @@ class Ledger:
         db.execute("INSERT INTO events (at, dataset, kind, detail) VALUES (?, ?, ?, ?)",
                    (_now(), dataset, kind, json.dumps(detail)))
 
+    def record_event(self, dataset: str, kind: str, detail: dict[str, object]) -> None:
+        """A line in the dataset's history that spends nothing (e.g. a `sample` from a release).
+        `detail` must hold public facts only (ids, the request, row counts): it is shown by `budget show`."""
+        with self._transaction() as db:
+            self._event(db, dataset, kind, detail)
+
     def events(self, dataset: str) -> list[tuple[str, str, str]]:
         with self._connect() as db:
             rows = db.execute("SELECT at, kind, detail FROM events WHERE dataset = ? ORDER BY id", (dataset,))

@@ -14,6 +14,7 @@ from ..domain import Domain, Measurement
 from ..table import PrivateTable
 from .aim import candidates, run_aim
 from .bayesnet import BayesNet, Constraint
+from .conditional import Conditional, Evidence, RejectionConditional
 from .graphical import GraphicalModel
 from .groups import frequent_groups, group_cap, quantile_groups
 from .params import Interval
@@ -102,6 +103,25 @@ class AdaptiveModel(GraphicalModel):
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self._fine_codes(self.network_.sample(n, rng), rng)
+
+    def _condition(self, evidence: Evidence) -> Conditional:
+        """Rejection over the network's group codes, each draw kept with the evidence's likelihood
+        inside its groups (exact). Exact conditioning of a network with two parents a column would
+        need a junction tree; rejection costs about n / p(evidence) draws, at ~1 µs a row and column."""
+        assert self.domain_ is not None
+        masks = evidence.masks(self.domain_)
+        likelihoods = self._group_likelihoods(masks)
+
+        def weight(rows: np.ndarray) -> np.ndarray:
+            w = np.ones(rows.shape[0])
+            for j, lam in likelihoods.items():
+                w *= lam[rows[:, j]]
+            return w
+
+        return RejectionConditional(evidence, self.network_.sample, weight,
+                                    lambda rows, rng: self._fine_codes(rows, rng, masks),
+                                    method="exact by rejection over the network's groups, each draw kept with the "
+                                           "evidence's likelihood inside its groups: about n / p(evidence) draws")
 
     def describe(self) -> dict[str, object]:
         """Public structure (from DP measurements): each column's parents and group count."""

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..domain import Domain, Measurement
 from ..table import PrivateTable
+from .conditional import MIN_PROBABILITY, ConditionError, Conditional, Evidence, RejectionConditional
 from .params import Constraint, param_problems
 
 __all__ = ["Model", "ModelError", "probabilities_from", "row_count_from"]
@@ -81,6 +82,25 @@ class Model(abc.ABC):
         if self.domain_ is None:
             raise ModelError(f"{type(self).__name__}: call fit() before sample()")
         return self._sample(int(n), rng)
+
+    def condition(self, evidence: Evidence) -> Conditional:
+        """The model's distribution given `evidence` (post-processing only: no data, no spend).
+
+        Refuses (ConditionError) a condition the model gives a probability below MIN_PROBABILITY.
+        Kinds override `_condition` with an exact method; the default is rejection."""
+        if self.domain_ is None:
+            raise ModelError(f"{type(self).__name__}: call fit() before condition()")
+        evidence.masks(self.domain_)  # checks columns and codes before any work
+        conditional = self._condition(evidence)
+        if not conditional.probability >= MIN_PROBABILITY:
+            raise ConditionError(f"the model gives this condition probability {conditional.probability:.2g} "
+                                 f"(below {MIN_PROBABILITY:g}): the measurements say (almost) no row meets it")
+        return conditional
+
+    def _condition(self, evidence: Evidence) -> Conditional:
+        domain = self.domain_
+        assert domain is not None
+        return RejectionConditional(evidence, self._sample, lambda rows: evidence.accepts(rows, domain))
 
     @property
     def n_estimate(self) -> float | None:

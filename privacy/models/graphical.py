@@ -207,16 +207,32 @@ class GraphicalModel(Model):
                 column_groups.append((members, p / total if total > 0 else np.full(members.size, 1.0 / members.size)))
             self.within_.append(column_groups)
 
-    def _fine_codes(self, coarse: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Fine codes drawn inside each row's group from the fine 1-way estimate."""
+    def _fine_codes(self, coarse: np.ndarray, rng: np.random.Generator,
+                    masks: dict[int, np.ndarray] | None = None) -> np.ndarray:
+        """Fine codes drawn inside each row's group from the fine 1-way estimate; with `masks`
+        (evidence: column -> allowed fine codes), from that estimate restricted to the allowed codes."""
         n, d = coarse.shape
         codes = np.empty((n, d), dtype=np.int32)
+        masks = masks or {}
         for j in range(d):
             for g, (members, p) in enumerate(self.within_[j]):
                 rows = np.flatnonzero(coarse[:, j] == g)
-                if rows.size:
-                    codes[rows, j] = members[draw(p, rows.size, rng)] if members.size > 1 else members[0]
+                if not rows.size:
+                    continue
+                if j in masks:
+                    p = np.where(masks[j][members], p, 0.0)
+                    if p.sum() <= 0:
+                        raise ModelError("a row was drawn in a group the evidence excludes")  # weights prevent it
+                    p = p / p.sum()
+                codes[rows, j] = members[draw(p, rows.size, rng)] if members.size > 1 else members[0]
         return codes
+
+    def _group_likelihoods(self, masks: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """Per evidence column: p(fine code allowed | group), for every group. The group-level model
+        times these likelihoods is the exact conditional over groups, since fine codes are drawn
+        inside groups independently of everything else."""
+        return {j: np.array([float(p[mask[members]].sum()) for members, p in self.within_[j]])
+                for j, mask in masks.items()}
 
     def _group_counts(self) -> dict[str, int]:
         return {c: int(g.max()) + 1 for c, g in self.groupings_.items()}

@@ -7,6 +7,7 @@ import numpy as np
 from ..domain import Domain
 from ..table import PrivateTable
 from .base import Model, ModelError, probabilities_from
+from .conditional import Conditional, Evidence, RestrictedConditional
 
 __all__ = ["IndependentModel", "sample_categorical"]
 
@@ -28,6 +29,10 @@ class IndependentModel(Model):
 
     def describe(self) -> dict[str, object]:
         return {}  # no structure: nothing is chosen
+
+    def _condition(self, evidence: Evidence) -> Conditional:
+        assert self.domain_ is not None
+        return RestrictedConditional(evidence, self.domain_, self.probabilities_)
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return np.column_stack([sample_categorical(p, n, rng) for p in self.probabilities_]).astype(np.int32)

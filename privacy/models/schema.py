@@ -6,6 +6,7 @@ import numpy as np
 
 from ..table import PrivateTable
 from .base import Model, ModelError
+from .conditional import Conditional, Evidence, RestrictedConditional
 
 __all__ = ["SchemaModel"]
 
@@ -21,6 +22,11 @@ class SchemaModel(Model):
 
     def describe(self) -> dict[str, object]:
         return {}  # no structure: nothing is chosen
+
+    def _condition(self, evidence: Evidence) -> Conditional:
+        assert self.domain_ is not None
+        uniform = [np.full(size, 1.0 / size) for size in self.domain_.sizes]
+        return RestrictedConditional(evidence, self.domain_, uniform)
 
     def _sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         assert self.domain_ is not None

@@ -16,6 +16,7 @@ from ..domain import Domain, Measurement
 from ..table import PrivateTable
 from .base import ModelError
 from .bayesnet import draw, draw_rows
+from .conditional import Conditional, Evidence
 from .graphical import GraphicalModel
 from .ipf import fit_margins
 from .params import Fractions, Interval
@@ -54,6 +55,9 @@ class TreeModel(GraphicalModel):
         for (i, j), m in zip(self.edges_, two_way):
             start = np.clip(m.noisy_counts.reshape(sizes[i], sizes[j]), 0, None) + 1e-6
             self.joint_[(i, j)] = fit_margins(start, self.vertex_[i], self.vertex_[j])
+        # p(child group | parent group) per edge, as rows are drawn
+        self.conditionals_ = {edge: joint / np.clip(joint.sum(axis=1, keepdims=True), 1e-300, None)
+                              for edge, joint in self.joint_.items()}
         self._set_within_groups()
         self.order_ = _sampling_order(len(one_way), self.edges_)
 
@@ -63,10 +67,13 @@ class TreeModel(GraphicalModel):
             if parent is None:
                 coarse[:, child] = draw(self.vertex_[child], n, rng)
                 continue
-            joint = self.joint_[(parent, child)]
-            conditional = joint / np.clip(joint.sum(axis=1, keepdims=True), 1e-300, None)
-            coarse[:, child] = draw_rows(conditional, coarse[:, parent], rng)
+            coarse[:, child] = draw_rows(self.conditionals_[(parent, child)], coarse[:, parent], rng)
         return self._fine_codes(coarse, rng)
+
+    def _condition(self, evidence: Evidence) -> Conditional:
+        assert self.domain_ is not None
+        masks = evidence.masks(self.domain_)
+        return _TreeConditional(self, evidence, masks)
 
     def describe(self) -> dict[str, object]:
         """Public structure (from DP measurements): the tree's edges, parent first, and each column's
@@ -88,3 +95,43 @@ def _sampling_order(d: int, edges: list[tuple[int, int]]) -> list[tuple[int, int
         order.append((child, parent))
         drawn.add(child)
     return order
+
+
+class _TreeConditional(Conditional):
+    """Exact conditioning on the tree by belief propagation: each column's evidence likelihood over
+    its groups (graphical.py) is passed leaves to root, then rows are drawn root to leaves from the
+    posterior conditionals. Cost: O(columns x groups²) once; sampling as without evidence."""
+
+    method = "exact: belief propagation on the tree (likelihoods leaves to root, then rows drawn root to leaves)"
+
+    def __init__(self, model: TreeModel, evidence: Evidence, masks: dict[int, np.ndarray]) -> None:
+        sizes = model._group_sizes()
+        likelihoods = model._group_likelihoods(masks)
+        belief = [likelihoods.get(j, np.ones(size)) for j, size in enumerate(sizes)]
+        conditionals = model.conditionals_
+        for child, parent in reversed(model.order_):  # children before parents: a child's belief is final
+            if parent is not None:
+                belief[parent] = belief[parent] * (conditionals[(parent, child)] @ belief[child])
+        probability = 1.0
+        self._roots: dict[int, np.ndarray] = {}
+        self._posterior: dict[tuple[int, int], np.ndarray] = {}
+        for child, parent in model.order_:
+            if parent is None:
+                p = model.vertex_[child] * belief[child]
+                probability *= float(p.sum())
+                self._roots[child] = p / p.sum() if p.sum() > 0 else p
+            else:
+                q = conditionals[(parent, child)] * belief[child][None, :]
+                rows = q.sum(axis=1, keepdims=True)  # zero only for parent groups the posterior never draws
+                self._posterior[(parent, child)] = np.where(rows > 0, q / np.clip(rows, 1e-300, None), 0.0)
+        super().__init__(evidence, probability)
+        self._model, self._masks, self._order = model, masks, model.order_
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        coarse = np.empty((n, len(self._model.fine_)), dtype=np.int64)
+        for child, parent in self._order:
+            if parent is None:
+                coarse[:, child] = draw(self._roots[child], n, rng)
+            else:
+                coarse[:, child] = draw_rows(self._posterior[(parent, child)], coarse[:, parent], rng)
+        return self._model._fine_codes(coarse, rng, self._masks)

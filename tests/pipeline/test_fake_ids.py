@@ -112,3 +112,21 @@ def test_positions_count_only_the_columns_the_table_has() -> None:
                       "id": {"role": "identifier", "fake": "uuid"}}
     (spec,) = fake_specs(config_from_mapping(raw).columns)
     assert (spec.name, spec.position) == ("id", 1)
+
+
+def test_sample_fabricates_afresh_and_never_a_real_identifier(run: Path, tmp_path: Path) -> None:
+    """`synthgate sample` adds the fabricated columns from its own seed: no real id or the sentinel
+    anywhere in its package, and uuid/pattern/unit-like kinds unique over the sample."""
+    out = tmp_path / "sampled"
+    assert main(["sample", str(run), "--out", str(out), "--rows", "3000", "--balance", "insurance",
+                 "--seed", "12"]) == EXIT_RELEASED
+    synthetic = pd.read_parquet(out / "synthetic.parquet")
+    assert list(synthetic.columns)[:2] == ["patient", "mrn"] and list(synthetic.columns)[-1] == "visit"
+    assert synthetic["mrn"].is_unique and synthetic["visit"].is_unique
+    real = pd.read_csv(run.parent / "hi.csv")
+    for column in ("patient", "visit"):  # mrn: real ids share the fake's format, so a chance match is possible
+        assert not set(synthetic[column]) & set(real[column].astype(str)), column
+    for path in out.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert SENTINEL.encode() not in data and b"Real Person" not in data and b"visit-1" not in data, path

@@ -7,7 +7,7 @@ import typing
 import pytest
 
 from synthgate.pipeline.config import ModelSpec as ModelConfig
-from synthgate.pipeline.replay import _stored_spec
+from synthgate.pipeline.release_package import _stored_spec
 from synthgate.privacy.models import (DEFAULT_SELECTION, MODEL_KINDS, AdaptiveModel, CopulaModel, IndependentModel,
                                       ModelError, ModelSpec, SchemaModel, TreeModel, build_model)
 
