@@ -107,7 +107,7 @@ def validate(config: Path) -> None:
 
     plan = plan_budget(release, Budget(release.privacy.epsilon, release.privacy.delta))
     for line in domain_rows_lines(rows_needed(plan, release.estimated_kinds, release.contribution), n_train):
-        click.echo(f"warning: {line}", err=True)
+        logging.getLogger("synthgate.validate").warning(line)  # a JSON line under --log-json
 
 
 @cli.command()

@@ -95,7 +95,10 @@ def test_validate_and_plan_name_the_columns_a_small_table_is_too_small_for(
     assert list(needed) == ["education"] and 400 < needed["education"] < 1e6
     assert main(["validate", str(tmp_path / "hi.yaml")]) == 0
     err = capsys.readouterr().err
-    assert "warning: estimated domains: with about" in err and "(education ~" in err
+    assert "estimated domains: with about" in err and "(education ~" in err
+    assert main(["--log-json", "validate", str(tmp_path / "hi.yaml")]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert any(r["level"] == "warning" and "(education ~" in r["event"] for r in records)
     raw["columns"]["education"]["categories"] = ["none", "ged", "highschool", "bachelor", "master", "phd", "other"]
     (tmp_path / "hi.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     assert main(["validate", str(tmp_path / "hi.yaml")]) == 0
