@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,9 @@ def test_bounds_cover_the_data_and_are_within_a_factor_two(seeded, budget, cost)
     # reaches single integers; under ε = 0.033 per level (line ≈ 360) the finer levels would clamp real
     # rows, so the zoom stops at the power-of-two range: never narrower than the data, never wider than 2×.
     assert low <= 18 and high >= 90                # covers every row
-    assert 18 / 2 <= low and high <= 90 * 2        # and is within a factor 2 of the true range
+    # and is within a factor 2 of the true range; a low side left on the fixed edge 16 is taken down
+    # to 0, which widens [16, 128) by a seventh (`_towards_zero`)
+    assert (18 / 2 <= low or low == 0.0) and high <= 90 * 2
     if budget.delta > 0:
         assert (low, high) == (18.0, 90.0)
     unit = "rho" if budget.delta > 0 else "epsilon"
@@ -66,7 +69,8 @@ def test_empty_bins_rarely_stretch_the_bounds(seeded, budget, cost) -> None:
     stats = DomainStatistics({"age": "integer"})
     stats.update(_ages())
     bounds = [stats.release(Accountant(budget), cost=cost)[0].bounds for _ in range(50)]
-    assert sum(not (16.0 <= b[0] and b[1] <= 128.0) for b in bounds) <= 1
+    # A low side taken down to 0 (`_towards_zero`: [16, 128) widened by a seventh) is not a stretch.
+    assert sum(not ((16.0 <= b[0] or b[0] == 0.0) and b[1] <= 128.0) for b in bounds) <= 1
 
 
 def test_bounds_ignore_a_few_outliers(seeded) -> None:
@@ -222,3 +226,107 @@ def test_a_spike_does_not_swallow_the_bounds_of_a_skewed_column(seeded) -> None:
         low, high = domain.bounds
         shares.append(float(((income["income"] < low) | (income["income"] > high)).mean()))
     assert np.median(shares) < 0.1 and max(shares) < 0.25, shares
+
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+# acs12's per-column ρ for bounds at ε = 1 with `init` defaults (13 estimated columns, n ~ 1,600 training
+# rows): what the plan's split gives (bench/fidelity/domains.json, `cost`).
+SMALL_TABLE_RHO = 0.0013
+
+
+def _training_like(table: str, column: str, n_rows: int, seed: int) -> pd.Series:
+    """`n_rows` of a shared table drawn with `seed`, then the ~80% a run would train on."""
+    values = pd.read_csv(SHARED / f"{table}.csv", usecols=[column])[column]
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(values), size=min(n_rows, len(values)), replace=False)
+    return values.iloc[rows[rng.random(rows.size) < 0.8]].reset_index(drop=True)
+
+
+def _clamped(values: pd.Series, bounds: tuple[float, float]) -> float:
+    x = values.dropna().to_numpy(float)
+    return float(np.mean((x < bounds[0]) | (x > bounds[1])))
+
+
+@pytest.mark.parametrize(("table", "column"), [("acs12", "income"), ("acs12", "hrs_work"), ("acs12", "age"),
+                                               ("acs12", "time_to_work"), ("health_insurance", "age"),
+                                               ("health_insurance", "family"), ("census2000", "educ"),
+                                               ("census2000", "exper"), ("fertility", "age")])
+def test_bounds_of_a_2k_row_table_clamp_at_most_5_percent(seeded, table, column) -> None:
+    # Issue 11: at n ~ 2,000 and ε = 1 with `init` defaults, no column's bounds may collapse. Seven draws
+    # (subsample and noise), seeded; the median must clamp <= 5% and no draw more than 10%. Measured
+    # unseeded over 12 draws per column (bench/fidelity/domains.md and the same loop): medians <= 4.4%,
+    # worst draw 9% (income, whose top 2.5% lies in octaves too thin for the noise). Before the zoom's
+    # 1% cap and the step to 0, time_to_work's median was 18% and hrs_work's worst draw 39%.
+    shares = []
+    for draw in range(7):
+        values = _training_like(table, column, 2000, draw)
+        stats = DomainStatistics({column: "integer"})
+        stats.update(pd.DataFrame({column: values}))
+        (domain,) = stats.release(Accountant(Budget(epsilon=1.0, delta=1e-6)), cost=SMALL_TABLE_RHO)
+        shares.append(_clamped(values, domain.bounds))
+    assert np.median(shares) <= 0.05 and max(shares) <= 0.10, shares
+
+
+def test_a_zoom_is_refused_when_the_previous_level_says_it_cuts_real_mass() -> None:
+    # 40 dropped bins whose noise happens to sum to 0 look empty bin by bin; the previous level kept
+    # 1,000 rows in this range and only 600 are kept here, so about 400 (40%) would be cut.
+    noisy = np.zeros(50)
+    noisy[45:] = 120.0
+    significant = np.array([45, 49])
+    previous = estimate_module._Kept(mass=1000.0, variance=2 * 30.0**2)
+    assert estimate_module._trims_real_mass(noisy, significant, 30.0, previous)
+    # The same trim when the previous level also saw ~600 rows: nothing is cut beyond noise.
+    assert not estimate_module._trims_real_mass(noisy, significant, 1.0, estimate_module._Kept(600.0, 4.0))
+
+
+def test_the_dropped_mass_estimate_is_calibrated() -> None:
+    # The combined estimate of the dropped mass is unbiased and its variance is the inverse-variance
+    # combination: checked on 20,000 simulated releases (Gaussian noise, σ = 10, 30 range bins of which
+    # 5 are kept; the previous level saw the range once with σ = 7). Tolerances: 4 standard errors.
+    rng = np.random.default_rng(5)
+    sigma, previous_sigma, size, true_dropped = 10.0, 7.0, 30, 25.0
+    counts = np.zeros(size)
+    counts[10:15] = 200.0
+    counts[0] = true_dropped
+    direct_variance, difference_variance = 25 * sigma**2, previous_sigma**2 + 5 * sigma**2
+    combined_variance = 1 / (1 / direct_variance + 1 / difference_variance)
+    estimates = []
+    for _ in range(20_000):
+        noisy = counts + rng.normal(0, sigma, size)
+        previous = counts.sum() + rng.normal(0, previous_sigma)
+        inside = noisy[10:15].sum()
+        dropped = noisy.sum() - inside
+        estimates.append((dropped / direct_variance + (previous - inside) / difference_variance) * combined_variance)
+    estimates_array = np.array(estimates)
+    assert abs(estimates_array.mean() - true_dropped) < 4 * np.sqrt(combined_variance / 20_000)
+    assert abs(estimates_array.var() / combined_variance - 1) < 4 * np.sqrt(2 / 20_000)
+    # and the function refuses exactly when estimate + 1 sd passes 1% of the range's mass
+    noisy = counts.copy()
+    refused = estimate_module._trims_real_mass(noisy, np.array([10, 14]), sigma,
+                                               estimate_module._Kept(counts.sum(), previous_sigma**2))
+    assert refused == (true_dropped + np.sqrt(combined_variance) > 0.01 * counts.sum())
+
+
+def test_a_range_near_zero_is_taken_down_to_zero_only_on_a_fixed_edge() -> None:
+    towards_zero = estimate_module._towards_zero
+    assert towards_zero(16.0, 64.0, True, True) == (0.0, 64.0)      # widens [16, 64) by a third
+    assert towards_zero(16.0, 64.0, False, True) == (16.0, 64.0)    # the zoom found where the data starts
+    assert towards_zero(32.0, 64.0, True, True) == (32.0, 64.0)     # would double the width
+    assert towards_zero(44.0, 46.0, True, True) == (44.0, 46.0)     # latitude: far from zero
+    assert towards_zero(-64.0, -16.0, True, True) == (-64.0, 0.0)   # the mirror image
+    assert towards_zero(-8.0, 64.0, True, True) == (-8.0, 64.0)     # already spans zero
+
+
+def test_a_year_of_dates_in_a_2k_row_table_is_not_clamped_at_its_ends(seeded) -> None:
+    # mpls_stops 2017: the 30-day bins start on 1900-01-01, so January 1-16 and December 13-31 fall in
+    # part-bins holding ~5% of rows each, under the noise line at n ~ 1,600; without the one-bin margin
+    # the median release clamped 6.6% (bench/fidelity/domains.md). Seven seeded draws, as above.
+    shares = []
+    for draw in range(7):
+        values = pd.to_datetime(_training_like("mpls_stops", "date", 2000, draw), utc=True)
+        stats = DomainStatistics({"date": "datetime"})
+        stats.update(pd.DataFrame({"date": values}))
+        (domain,) = stats.release(Accountant(Budget(epsilon=1.0, delta=1e-6)), cost=SMALL_TABLE_RHO)
+        low, high = domain.bounds
+        shares.append(float(((values < low) | (values > high)).mean()))
+    assert np.median(shares) <= 0.05 and max(shares) <= 0.10, shares
