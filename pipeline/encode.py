@@ -245,10 +245,27 @@ class NumericCodec(ColumnCodec):
 
 
 class DatetimeCodec(NumericCodec):
-    """Numeric bins over epoch seconds (UTC); decodes to whole seconds."""
+    """Numeric bins over epoch seconds (UTC); decodes to whole seconds.
 
-    def __init__(self, name: str, low: pd.Timestamp, high: pd.Timestamp, *, bins: int, nulls: bool) -> None:
-        super().__init__(name, (_epoch(low), _epoch(high)), bins=bins, integer=False, nulls=nulls)
+    With a public `resolution` (minute, hour, day) the codec counts in that unit instead: values
+    are floored to it, a range of at most `bins` units gets one code per unit (exact, as integer
+    columns do), and every decoded value is a whole unit. Without one, a column whose values all
+    fall on the hour came back with seconds (05:02:59).
+    """
+
+    def __init__(self, name: str, low: pd.Timestamp, high: pd.Timestamp, *, bins: int, nulls: bool,
+                 resolution: str | None = None) -> None:
+        self.resolution = resolution
+        self.unit = RESOLUTION_SECONDS[resolution] if resolution is not None else 1
+        seconds = (_epoch(low), _epoch(high))
+        if resolution is None:
+            super().__init__(name, seconds, bins=bins, integer=False, nulls=nulls)
+        else:  # bins of whole units (as an integer column's), kept in seconds like every other datetime
+            units = (float(np.floor(seconds[0] / self.unit)), float(np.floor(seconds[1] / self.unit)))
+            super().__init__(name, units, bins=bins, integer=True, nulls=nulls)
+            self.edges = self.edges * self.unit
+            self.low, self.high = self.low * self.unit, seconds[1]  # the low bound floored to a whole unit
+        self.bounds_seconds = seconds
         self.arrow_type = pa.timestamp("s", tz="UTC")
 
     def _as_float(self, values: pd.Series) -> np.ndarray:
@@ -257,16 +274,27 @@ class DatetimeCodec(NumericCodec):
         return seconds
 
     def _decode(self, codes: np.ndarray, rng: np.random.Generator) -> Any:
-        seconds = np.floor(super()._decode(codes, rng)).astype(np.int64)
+        if self.resolution is None:
+            seconds = np.floor(super()._decode(codes, rng)).astype(np.int64)
+        else:  # a whole unit drawn uniformly inside the bin
+            left, right = (np.rint(self.edges[codes + k] / self.unit).astype(np.int64) for k in (0, 1))
+            seconds = rng.integers(left, right) * self.unit
         return seconds.astype("datetime64[s]")
 
     def describe(self) -> dict[str, Any]:
-        low, high = (pd.Timestamp(v, unit="s", tz="UTC").isoformat() for v in (self.low, self.high))
-        return {"type": "datetime", "bounds": [low, high], "bins": self.n_values,
-                "requested_bins": self.requested_bins, "nulls": self.nulls}
+        bounds = [pd.Timestamp(v, unit="s", tz="UTC").isoformat() for v in self.bounds_seconds]
+        out: dict[str, Any] = {"type": "datetime", "bounds": bounds, "bins": self.n_values,
+                               "requested_bins": self.requested_bins, "nulls": self.nulls}
+        if self.resolution is not None:  # absent otherwise, so earlier releases describe (and replay) as before
+            out["resolution"] = self.resolution
+        return out
 
     def _value_labels(self) -> list[str]:
-        return [pd.Timestamp(a, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M") for a in self.edges[:-1]]
+        shown = "%Y-%m-%d" if self.resolution == "day" else "%Y-%m-%d %H:%M"
+        return [pd.Timestamp(a, unit="s", tz="UTC").strftime(shown) for a in self.edges[:-1]]
+
+
+RESOLUTION_SECONDS: dict[str, int] = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
 def _epoch(value: Any) -> float:
@@ -288,7 +316,8 @@ def codec_from_spec(spec: ColumnSpec, *, bins: int, estimated: dict[str, Any] | 
     nulls = spec.nulls or spec.bounds == "estimate"
     low, high = estimated["bounds"] if spec.bounds == "estimate" else spec.bounds  # type: ignore[misc]
     if spec.type == "datetime":
-        return DatetimeCodec(spec.name, pd.Timestamp(low), pd.Timestamp(high), bins=bins, nulls=nulls)
+        return DatetimeCodec(spec.name, pd.Timestamp(low), pd.Timestamp(high), bins=bins, nulls=nulls,
+                             resolution=spec.resolution)
     return NumericCodec(spec.name, (float(low), float(high)), bins=bins,  # type: ignore[arg-type]  # not a datetime here
                         integer=spec.type == "integer", nulls=nulls,
                         zero=True)
@@ -304,7 +333,8 @@ def codec_from_description(name: str, description: dict[str, Any]) -> ColumnCode
     low, high = description["bounds"]
     bins = int(description.get("requested_bins", description["bins"]))
     if kind == "datetime":
-        return DatetimeCodec(name, pd.Timestamp(low), pd.Timestamp(high), bins=bins, nulls=nulls)
+        return DatetimeCodec(name, pd.Timestamp(low), pd.Timestamp(high), bins=bins, nulls=nulls,
+                             resolution=description.get("resolution"))
     return NumericCodec(name, (float(low), float(high)), bins=bins, integer=kind == "integer", nulls=nulls,
                         zero=bool(description.get("zero", False)))
 

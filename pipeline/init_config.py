@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -23,7 +24,7 @@ from .errors import ConfigError, InputError, OutputError
 from .formats import format_from_suffix
 from .load import ParseFailures, arrow_reason, check_readable, iter_raw, parse_column, with_null_tokens
 
-__all__ = ["draft_config", "infer_types"]
+__all__ = ["draft_config", "draft_resolutions", "infer_types"]
 
 _IDENTIFIER_NAME = re.compile(r"(^id$|^id[_-]|[_-]id$|idnum|(^|[_-])(uuid|guid)($|[_-])|^ssn$|^e-?mail|^phone|^name$)",
                               re.IGNORECASE)
@@ -81,6 +82,34 @@ def _widened_by_full_scan(path: Path, schema: pa.Schema) -> list[tuple[str, str]
     return [(name, "categorical" if name in unseen else candidates[name][0]) for name in names]
 
 
+_UNITS_COARSEST_FIRST: tuple[tuple[str, int], ...] = (("day", 86_400), ("hour", 3_600), ("minute", 60),
+                                                      ("second", 1))
+
+
+def draft_resolutions(path: Path, columns: list[tuple[str, str]]) -> dict[str, str]:
+    """The coarsest unit every value of each datetime column is written to (a date: day; times all on
+    the hour: hour), so the release writes whole units too. Like the type, it is read off the data's
+    format (no value is kept) and ships as public config for the steward to confirm. A column with
+    sub-second values gets none (values decode to whole seconds)."""
+    names = [name for name, kind in columns if kind == "datetime"]
+    if not names:
+        return {}
+    fmt = format_from_suffix(path)
+    if fmt == "parquet":  # the schema says it: a date type is days; a timestamp is not scanned
+        schema = pq.ParquetFile(path).schema_arrow
+        return {n: "day" for n in names if pa.types.is_date(schema.field(n).type)}
+    fitting = {name: list(_UNITS_COARSEST_FIRST) for name in names}
+    for batch in iter_raw(path, fmt, names, [n for n, _ in columns]):
+        for name in names:
+            spec = ColumnSpec.model_construct(name=name, type="datetime", categories=None)
+            parsed = parse_column(with_null_tokens(batch.column(name), spec), spec, ParseFailures())
+            nanos = parsed.dropna().astype("datetime64[ns, UTC]").astype("int64").to_numpy()
+            fitting[name] = [(unit, s) for unit, s in fitting[name] if not np.any(nanos % (s * 10**9))]
+        if all(not units or units[0][0] == "second" for units in fitting.values()):
+            break  # nothing coarser can come back
+    return {name: units[0][0] for name, units in fitting.items() if units}
+
+
 def _candidates(arrow_type: pa.DataType) -> list[str]:
     """Types to try, narrowest first; categorical (any text) always fits."""
     if pa.types.is_null(arrow_type):
@@ -127,6 +156,7 @@ def draft_config(data: Path, out: Path, *, epsilon: float, target: str | None, m
         raise OutputError(f"{out}: is the input table itself; write the config somewhere else")
     columns = infer_types(data)
     whole = _written_as_decimals(data, columns)
+    resolutions = draft_resolutions(data, columns)
     if target is not None and target not in [name for name, _ in columns]:
         raise ConfigError(f"--target '{target}' is not a column of {data}")
     spec: dict[str, dict[str, object]] = {}
@@ -139,6 +169,8 @@ def draft_config(data: Path, out: Path, *, epsilon: float, target: str | None, m
             spec[name] = {"type": kind, "nulls": True}
         else:
             spec[name] = {"type": kind, "bounds": "estimate", "nulls": True}
+            if name in resolutions:
+                spec[name]["resolution"] = resolutions[name]
     if all(s.get("role") == "identifier" for s in spec.values()):
         raise InputError(f"{data}: every column looks like a direct identifier; nothing to synthesise")
     try:
@@ -172,6 +204,9 @@ def draft_config(data: Path, out: Path, *, epsilon: float, target: str | None, m
         "# - Types come from the data (the type only, never a value): 'integer' wherever every parsed value is a\n"
         "#   whole number; change it where the documentation says otherwise.\n"
         + (f"#   Written with decimals in the file but whole numbers: {', '.join(whole)}.\n" if whole else "")
+        + ("# - A datetime column's 'resolution' is the coarsest unit every value in the file is written to (read\n"
+           "#   off the data's format like the type, never a value); the release writes whole units of it.\n"
+           if resolutions else "")
         + _domain_rows_comment(document, out)
     )
     text = header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-__all__ = ["ColumnType", "ModelKind", "Selection", "Role", "FakeKind", "NonDpCheck", "SourceFormat",
+__all__ = ["ColumnType", "ModelKind", "Selection", "Role", "FakeKind", "NonDpCheck", "SourceFormat", "TimeResolution",
            "COLUMN_TYPES", "MODEL_KINDS", "SELECTIONS"]
 
 ColumnType = Literal["categorical", "numeric", "integer", "datetime", "boolean"]
@@ -15,6 +15,8 @@ Role = Literal["attribute", "identifier", "unit"]
 FakeKind = Literal["name", "email", "phone", "ssn", "uuid", "address", "pattern"]
 NonDpCheck = Literal["train_closer_share", "correlation_error", "tstr_ratio"]
 SourceFormat = Literal["csv", "parquet"]
+# datetime columns: the unit a value is written to (public; `init` drafts it from the values' format)
+TimeResolution = Literal["second", "minute", "hour", "day"]
 
 COLUMN_TYPES: tuple[str, ...] = get_args(ColumnType)
 MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)

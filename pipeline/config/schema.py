@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from synthgate.privacy.models import spec as model_spec
 
 from ..formats import format_from_suffix
-from ..kinds import COLUMN_TYPES, ColumnType, FakeKind, ModelKind, NonDpCheck, Role, Selection, SourceFormat
+from ..kinds import (COLUMN_TYPES, ColumnType, FakeKind, ModelKind, NonDpCheck, Role, Selection, SourceFormat,
+                     TimeResolution)
 
 __all__ = ["ColumnSpec", "SourceSpec", "HoldoutSpec", "PrivacySpec", "ModelSpec", "GateSpec", "UtilitySpec",
            "OutputSpec", "ReleaseConfig", "ESTIMATE", "category_text"]
@@ -41,6 +42,9 @@ class ColumnSpec(_Strict):
     categories: tuple[str, ...] | Estimate | None = None
     nulls: bool = False
     bins: Annotated[int, Field(ge=1, le=4096)] | None = None
+    # datetime columns only: the unit synthetic values are written to (a date column: day). Without
+    # it, values decode to whole seconds anywhere inside their bin.
+    resolution: TimeResolution | None = None
     # identifier and unit columns only: a fabricated stand-in in the synthetic table, made by Faker
     # from the sampling seed alone (the real column is never read)
     fake: FakeKind | None = None
@@ -80,6 +84,8 @@ class ColumnSpec(_Strict):
             raise ValueError("'fake', 'pattern' and 'locale' are for role: identifier or unit columns only")
         if self.type is None:
             raise ValueError("'type' is required (one of " + ", ".join(COLUMN_TYPES) + ")")
+        if self.resolution is not None and self.type != "datetime":
+            raise ValueError("'resolution' is for datetime columns only")
         if self.type == "categorical":
             if self.categories is None:
                 raise ValueError("a categorical column needs 'categories': a list, or 'estimate'")
