@@ -18,7 +18,7 @@ __all__ = ["build_datasheet", "render_datasheet", "write_datasheet", "DATASHEET_
 
 DATASHEET_FILES = ("DATASHEET.md", "datasheet.json")
 _PUBLIC_CHECK_KEYS = ("name", "value", "stddev", "limit", "threshold", "direction", "passed", "failing_columns",
-                      "description", "sensitivity")
+                      "description", "sensitivity", "per_column")
 
 _KEEPS = {
     "schema": "only the public types and domains of the config: no statistic of the data at all",
@@ -135,6 +135,7 @@ def render_datasheet(sheet: dict[str, Any]) -> str:
             threshold = "—" if c.get("threshold") is None else f"{sign} {c['threshold']:g}"
             verdict = {True: "pass", False: "FAIL"}.get(c.get("passed"), "not checked")
             lines.append(f"| {_cell(c.get('name'))} | {value} | {threshold} | {verdict} |")
+        lines += _per_column_lines(g["dp_checks"])
     else:
         lines.append("No gate figure of this release is DP, so none is published here.")
     if g["non_dp_checks_left_out"]:
@@ -143,6 +144,17 @@ def render_datasheet(sheet: dict[str, Any]) -> str:
     lines += ["", "## Intended uses and limits", "", "Fine for:", ""] + [f"- {u}" for u in sheet["uses"]["fine_for"]]
     lines += ["", "Not for:", ""] + [f"- {u}" for u in sheet["uses"]["not_for"]] + [""]
     return "\n".join(lines)
+
+
+def _per_column_lines(checks: list[dict[str, Any]]) -> list[str]:
+    """Each column's DP figure for per-column checks (e.g. the share of a column merged into '__other__')."""
+    lines = []
+    for c in checks:
+        if c.get("per_column"):
+            values = ", ".join(f"{_cell(name)} {value:.3g}" for name, value in c["per_column"].items())
+            noise = f" (each ± {c['stddev']:.2g})" if c.get("stddev") else ""
+            lines.append(f"- {_cell(c.get('name'))} per column{noise}: {values}")
+    return [""] + lines if lines else []
 
 
 def write_datasheet(package: Path, *, manifest: dict[str, Any], checks: list[dict[str, Any]],

@@ -88,6 +88,7 @@ class CheckResult:
     margin: float = 0.0
     failing_columns: tuple[str, ...] = ()
     note: str | None = None
+    per_column: Mapping[str, float] = field(default_factory=dict)  # DP figures only: each column's value
 
     @property
     def limit(self) -> float | None:
@@ -118,7 +119,8 @@ class CheckResult:
         return {"name": self.name, "value": self.value, "stddev": self.stddev, "threshold": self.threshold,
                 "limit": self.limit, "direction": self.direction, "passed": self.passed, "dp": self.dp,
                 "decides": self.decides, "failing_columns": list(self.failing_columns),
-                "description": self.description, "reason": self.reason}
+                "description": self.description, "reason": self.reason,
+                **({"per_column": dict(self.per_column)} if self.per_column else {})}
 
 
 @dataclass(frozen=True)
@@ -180,8 +182,11 @@ def gate(figures: Mapping[str, Figure], spec: GateSpec) -> Decision:
             passed = _passes(figure.value, figure.stddev, threshold, rule.direction, margin)
             failing = tuple(column for column, value in figure.columns.items()
                             if not _passes(value, figure.stddev, threshold, rule.direction, margin))
+        # Each column's DP figure is shown too (how much of each column went to '__other__' or was clamped),
+        # whether or not the check decides; an exact per-column figure never leaves the internal figures.
+        per_column = dict(figure.columns) if figure.dp and figure.value is not None else {}
         checks.append(CheckResult(name, figure.value, figure.stddev, threshold, rule.direction, passed,
-                                  rule.description, rule.dp, decides, margin, failing, figure.note))
+                                  rule.description, rule.dp, decides, margin, failing, figure.note, per_column))
     decision = HOLD if any(c.passed is False for c in checks) else RELEASE
     return Decision(decision, tuple(checks))
 

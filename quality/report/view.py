@@ -18,7 +18,7 @@ from .plots import column_svg, heatmap_svg, histogram_svg, pair_bar_svg, stacked
 __all__ = ["build_view", "check_view"]
 
 _CHECK_KEYS = {"name", "value", "threshold", "direction", "passed", "description", "reason", "dp", "exact_value",
-               "stddev", "limit", "decides", "failing_columns"}
+               "stddev", "limit", "decides", "failing_columns", "per_column"}
 _ORDERED_TYPES = {"integer", "numeric", "datetime", "float"}
 
 
@@ -45,6 +45,9 @@ def check_view(check: dict[str, Any]) -> dict[str, Any]:
         "value": value,
         "decides": passed is not None,
         "failing": ", ".join(str(c) for c in check.get("failing_columns") or []),
+        # each column's DP figure (e.g. how much of it went to '__other__'), largest first
+        "per_column": ", ".join(f"{name} {_fmt(value, 3)}" for name, value in sorted(
+            (check.get("per_column") or {}).items(), key=lambda item: -item[1])),
         "limit": _fmt(check.get("limit")) if check.get("dp") is True and check.get("limit") is not None else None,
         "threshold": f"{sign} {_fmt(threshold)}".strip() if threshold is not None else "—",
         "verdict": verdict,

@@ -50,6 +50,15 @@ def test_per_column_checks_name_the_failing_columns() -> None:
     assert "'income', 'hours'" in check.reason
 
 
+def test_each_columns_dp_figure_is_published_an_exact_one_never() -> None:
+    decision = gate({"other_share": dp(0.31, 0.02, city=0.31, job=0.02),
+                     "correlation_error": Figure(0.2, dp=False, columns={"age": 0.2})},
+                    GateSpec(max_other_share=0.5))
+    checks = {c["name"]: c for c in decision.published_checks()}
+    assert checks["other_share"]["per_column"] == {"city": 0.31, "job": 0.02}
+    assert "per_column" not in checks["correlation_error"]
+
+
 def test_non_dp_figures_never_decide_unless_the_config_opts_in() -> None:
     figures = {"train_closer_share": exact(0.9), "tvd_1way_mean": dp(0.01)}
     quiet = gate(figures, GateSpec(max_train_closer_share=0.6))
