@@ -52,11 +52,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench._common import REPO, TABLES, config_path, fmt, load_raw, machine_info
+from bench.fidelity.init_path import subsample
 
 GRAPHICAL, GRAPHICAL_AIM = "graphical", "graphical-aim"  # graphical-aim: model.selection = aim
 SYNTHGATE_METHODS = ("independent", "copula", GRAPHICAL, GRAPHICAL_AIM)
 MST_FINE = "MST-fine"  # sensitivity check: MST on the evaluation codec's own bins (the configs' bins)
-METHODS = (*SYNTHGATE_METHODS, "MST", MST_FINE)
+DP_CTGAN = "DP-CTGAN"  # smartnoise-synth's DPCTGAN on MST's codes: opt-in (about a minute a run on 2 cores)
+METHODS = (*SYNTHGATE_METHODS, "MST", MST_FINE, DP_CTGAN)
 DEFAULT_METHODS = (*SYNTHGATE_METHODS, "MST", MST_FINE)
 EPSILONS = (0.3, 1.0, 3.0)
 HERE = Path(__file__).resolve().parent
@@ -64,6 +66,10 @@ WORK = REPO / "bench" / ".work" / "fidelity"
 MST_VENV = REPO / "bench" / ".work" / "mst"
 MST_SCRIPT = HERE / "mst_baseline.py"
 MST_REQUIREMENTS = ("mbi==2.0.0", "pyarrow")
+CTGAN_VENV = REPO / "bench" / ".work" / "ctgan"
+CTGAN_SCRIPT = HERE / "ctgan_baseline.py"
+# torch 2.13.0: the CPU build this machine holds (a bare 'torch' would fetch a CUDA build of several GB)
+CTGAN_REQUIREMENTS = ("torch==2.13.0", "smartnoise-synth==1.0.8", "pyarrow", "packaging")
 JSON_OUT = HERE / "results.json"
 MD_OUT = HERE / "results.md"
 LIFETIME_EPSILON = 1000.0
@@ -75,10 +81,19 @@ FIGURES = ("tvd_1way_mean", "tvd_2way_mean", "tvd_3way_mean", "correlation_error
 
 
 # --- configs and real data -------------------------------------------------------------------------
+# `TABLE:N` cases: the N-row random subsample of TABLE drawn for the current repeat (set by main()).
+SUBSAMPLES: dict[str, Path] = {}
+
+
 def make_config(table: str, kind: str, epsilon: float) -> Any:
+    """The shipped config of `table` (for `TABLE:N`, TABLE's config reading the repeat's subsample)."""
     from synthgate.pipeline.config import config_from_mapping
 
-    raw = copy.deepcopy(load_raw(table))
+    name, _, size = table.partition(":")
+    raw = copy.deepcopy(load_raw(name))
+    if size:
+        raw["source"] = {"path": str(SUBSAMPLES[table])}
+        raw["dataset"] = f"{raw['dataset']}_{size}"
     model = raw.setdefault("model", {})
     model["kind"], selection = (GRAPHICAL, "aim") if kind == GRAPHICAL_AIM else (kind, model.get("selection", "mst"))
     if model["kind"] == GRAPHICAL:
@@ -87,7 +102,7 @@ def make_config(table: str, kind: str, epsilon: float) -> Any:
     privacy["epsilon"] = float(epsilon)
     privacy["lifetime_epsilon"] = LIFETIME_EPSILON
     raw.setdefault("holdout", {})["fraction"] = HOLDOUT_FRACTION
-    path = config_path(table)
+    path = config_path(name)
     return config_from_mapping(raw, path=path, where=f"{path} (bench.fidelity overrides)")
 
 
@@ -189,29 +204,57 @@ def model_rho(config: Any) -> float | None:
     return plan.model_cost if plan.unit == "rho" else None
 
 
-# --- MST ----------------------------------------------------------------------------------------------
+# --- MST and DP-CTGAN: baselines on the same training codes, each in its own venv ----------------------
 def mst_python() -> Path:
     return MST_VENV / "bin" / "python"
 
 
-def ensure_mst_venv() -> dict[str, Any]:
-    """Create bench/.work/mst with private-pgm's mbi from PyPI, once."""
-    python = mst_python()
-    check = [str(python), "-c", "import mbi, pyarrow, importlib.metadata as m; print(m.version('mbi'))"]
+def ensure_venv(venv: Path, requirements: tuple[str, ...], probe: str) -> dict[str, Any]:
+    """Create `venv` with `requirements` from PyPI, once; `probe` prints the version that is reported."""
+    python = venv / "bin" / "python"
+    check = [str(python), "-c", probe]
     if python.exists():
-        probe = subprocess.run(check, capture_output=True, text=True)
-        if probe.returncode == 0:
-            return {"venv": str(MST_VENV), "mbi": probe.stdout.strip(), "created": False}
-    print(f"creating the MST venv {MST_VENV} (pip install {' '.join(MST_REQUIREMENTS)}) ...", flush=True)
-    subprocess.run([shutil.which("python3") or sys.executable, "-m", "venv", str(MST_VENV)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", *MST_REQUIREMENTS], check=True)
-    probe = subprocess.run(check, capture_output=True, text=True, check=True)
-    return {"venv": str(MST_VENV), "mbi": probe.stdout.strip(), "created": True}
+        found = subprocess.run(check, capture_output=True, text=True)
+        if found.returncode == 0:
+            return {"venv": str(venv), "version": found.stdout.strip(), "created": False}
+    print(f"creating the venv {venv} (pip install {' '.join(requirements)}) ...", flush=True)
+    subprocess.run([shutil.which("python3") or sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *requirements], check=True)
+    found = subprocess.run(check, capture_output=True, text=True, check=True)
+    return {"venv": str(venv), "version": found.stdout.strip(), "created": True}
+
+
+def ensure_mst_venv() -> dict[str, Any]:
+    """bench/.work/mst with private-pgm's mbi from PyPI."""
+    return ensure_venv(MST_VENV, MST_REQUIREMENTS,
+                       "import mbi, pyarrow, importlib.metadata as m; print(m.version('mbi'))")
+
+
+def ensure_ctgan_venv() -> dict[str, Any]:
+    """bench/.work/ctgan with smartnoise-synth (DPCTGAN) and the CPU build of torch."""
+    return ensure_venv(CTGAN_VENV, CTGAN_REQUIREMENTS,
+                       "import snsynth, torch, pyarrow, importlib.metadata as m; print(m.version('smartnoise-synth'))")
 
 
 def run_mst(config: Any, train: pd.DataFrame, schema: dict[str, Any] | None, *, epsilon: float, seed: int,
             bins: int | None, iters: int, select_iters: int, scratch: Path, label: str = "MST") -> dict[str, Any]:
     """`bins`: equal-width bins per numeric column; None: the config's bins (synthgate's codec)."""
+    return run_on_codes(label, config, train, schema, epsilon=epsilon, seed=seed, bins=bins, scratch=scratch,
+                        extra={"rho": model_rho(config), "iters": iters, "select_iters": select_iters})
+
+
+def run_dp_ctgan(config: Any, train: pd.DataFrame, schema: dict[str, Any] | None, *, epsilon: float, seed: int,
+                 bins: int, scratch: Path) -> dict[str, Any]:
+    """DP-CTGAN on MST's codes, with the whole (epsilon, delta) (it pays for no domain either)."""
+    return run_on_codes(DP_CTGAN, config, train, schema, epsilon=epsilon, seed=seed, bins=bins, scratch=scratch,
+                        extra={})
+
+
+def run_on_codes(label: str, config: Any, train: pd.DataFrame, schema: dict[str, Any] | None, *, epsilon: float,
+                 seed: int, bins: int | None, scratch: Path, extra: dict[str, Any]) -> dict[str, Any]:
+    """Encode the training rows over the public domain, run the baseline's script in its venv on the codes,
+    and decode its synthetic codes (uniformly inside each bin)."""
+    python, script = (CTGAN_VENV / "bin" / "python", CTGAN_SCRIPT) if label == DP_CTGAN else (mst_python(), MST_SCRIPT)
     codec = table_codec(config, schema, bins=bins)
     name = f"{config.dataset}-{label}-eps{epsilon:g}-seed{seed}"
     folder = scratch / name
@@ -219,20 +262,18 @@ def run_mst(config: Any, train: pd.DataFrame, schema: dict[str, Any] | None, *, 
     start = time.perf_counter()
     codes = codec.encode(train)
     pq.write_table(pa.table({c: codes[:, j] for j, c in enumerate(codec.columns)}), folder / "train_codes.parquet")
-    rho = model_rho(config)
     spec = {"columns": list(codec.columns), "sizes": [int(s) for s in codec.domain.sizes],
-            "epsilon": epsilon, "delta": config.privacy.delta, "rho": rho, "seed": seed,
-            "iters": iters, "select_iters": select_iters}
+            "epsilon": epsilon, "delta": config.privacy.delta, "seed": seed, **extra}
     (folder / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
     prepare_seconds = time.perf_counter() - start
-    command = [str(mst_python()), str(MST_SCRIPT), "--codes", str(folder / "train_codes.parquet"),
+    command = [str(python), str(script), "--codes", str(folder / "train_codes.parquet"),
                "--spec", str(folder / "spec.json"), "--out", str(folder / "synthetic_codes.parquet"),
                "--info", str(folder / "info.json")]
     start = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True)
     subprocess_seconds = time.perf_counter() - start
     if proc.returncode != 0:
-        raise RuntimeError(f"MST failed on {name} (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+        raise RuntimeError(f"{label} failed on {name} (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
     info = json.loads((folder / "info.json").read_text(encoding="utf-8"))
     start = time.perf_counter()
     synth_codes = pq.read_table(folder / "synthetic_codes.parquet").to_pandas().to_numpy().astype(np.int64)
@@ -245,8 +286,8 @@ def run_mst(config: Any, train: pd.DataFrame, schema: dict[str, Any] | None, *, 
         "prepare_seconds": round(prepare_seconds, 3),
         "subprocess_seconds": round(subprocess_seconds, 3),
         "decode_seconds": round(decode_seconds, 3),
-        # fit: measure + select + estimate (JAX compilation included); sample: mbi's synthetic_data,
-        # decompression, writing codes, and decoding to values + writing Parquet here.
+        # fit: the baseline's own training (MST: measure + select + estimate, JAX compilation included);
+        # sample: its sampling and writing codes, plus decoding to values and writing Parquet here.
         "sample_seconds_total": round(info["sample_seconds"] + decode_seconds, 3),
     })
     return {"synthetic": decoded, "info": info}
@@ -287,6 +328,13 @@ def compare(table: str, epsilon: float, seed: int, methods: list[str], real: tup
                       bins=bins, iters=args.mst_iters, select_iters=args.mst_select_iters, scratch=scratch, label=label)
         runs[label] = mst
         print(f" {mst['info']['subprocess_seconds']:.1f}s", flush=True)
+    if DP_CTGAN in methods:
+        print(f"  {table} eps={epsilon:g} seed={seed} {DP_CTGAN} ...", end="", flush=True)
+        gan = run_dp_ctgan(config, train, schema if needs_domain else None, epsilon=epsilon, seed=seed,
+                           bins=args.mst_bins, scratch=scratch)
+        runs[DP_CTGAN] = gan
+        print(f" {gan['info']['subprocess_seconds']:.1f}s (epsilon spent {gan['info']['epsilon_spent']:.3f})",
+              flush=True)
 
     codec = table_codec(config, schema if needs_domain else None)
     ref = prepare_reference(codec, train, holdout, target=config.utility.target, seed=seed,
@@ -296,7 +344,7 @@ def compare(table: str, epsilon: float, seed: int, methods: list[str], real: tup
         run = runs[method]
         figures = score(ref, codec.canonical(run["synthetic"]))
         info = run["info"]
-        if method in ("MST", MST_FINE):
+        if method in ("MST", MST_FINE, DP_CTGAN):
             figures["fit_seconds"] = info["fit_seconds"]
             figures["sample_seconds"] = info["sample_seconds_total"]
         else:
@@ -413,8 +461,11 @@ def render_markdown(payload: dict[str, Any]) -> str:
         f"{payload['machine']['cpu_usable']} CPUs ({payload['machine']['cpu_model']}) · "
         f"total {payload['total_seconds'] / 60:.1f} min · "
         f"repeats {s['repeats']} (seeds {s['seeds']}; medians shown) · "
-        f"MST: mbi {(payload.get('mst') or {}).get('mbi', '-')} from PyPI, {s['mst_bins']} bins per numeric column, "
-        f"{s['mst_iters']} estimation iterations.",
+        f"MST: mbi {(payload.get('mst') or {}).get('version', '-')} from PyPI, {s['mst_bins']} bins per numeric column, "
+        f"{s['mst_iters']} estimation iterations."
+        + (f" DP-CTGAN: smartnoise-synth {payload['dp_ctgan']['version']} on MST's codes (its epsilon as Opacus "
+           "reports it, which can overshoot the target by one epoch: see bench/fidelity/ctgan_baseline.py)."
+           if payload.get("dp_ctgan") else ""),
         "",
         "How to read this: every figure is computed by the benchmark itself with one scoring function "
         "(`bench/fidelity/evaluate.py`) on the same training/holdout split for every method. "
@@ -494,10 +545,11 @@ def render_markdown(payload: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.fidelity", description=__doc__.splitlines()[0])
-    parser.add_argument("--tables", default=",".join(TABLES))
+    parser.add_argument("--tables", default=",".join(TABLES),
+                        help="comma-separated; TABLE:N is a random N-row subsample of TABLE, drawn anew per repeat")
     parser.add_argument("--epsilons", default=",".join(f"{e:g}" for e in EPSILONS))
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                        help=f"comma-separated, from {', '.join(METHODS)} (default: all)")
+                        help=f"comma-separated, from {', '.join(METHODS)} (default: all but {DP_CTGAN})")
     parser.add_argument("--repeats", type=int, default=1, help="seeds 1..N (default 1)")
     parser.add_argument("--mst-bins", type=int, default=20, help="equal-width bins per numeric column for MST")
     parser.add_argument("--mst-iters", type=int, default=5000, help="MST's estimation iterations (published: 5000)")
@@ -511,8 +563,9 @@ def main(argv: list[str] | None = None) -> int:
     tables = [t.strip() for t in args.tables.split(",") if t.strip()]
     epsilons = [float(e) for e in args.epsilons.split(",") if e.strip()]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    if unknown := [t for t in tables if t not in TABLES]:
-        parser.error(f"unknown tables {unknown}; choose from {', '.join(TABLES)}")
+    if unknown := [t for t in tables if t.partition(":")[0] not in TABLES
+                   or not (t.partition(":")[2] or "1").isdigit()]:
+        parser.error(f"unknown tables {unknown}; choose from {', '.join(TABLES)} (TABLE:N for an N-row subsample)")
     if unknown := [m for m in methods if m not in METHODS]:
         parser.error(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
     methods = [m for m in METHODS if m in methods]
@@ -523,17 +576,25 @@ def main(argv: list[str] | None = None) -> int:
     start_all = time.perf_counter()
     machine = machine_info()
     mst = ensure_mst_venv() if {"MST", MST_FINE} & set(methods) else None
+    ctgan = ensure_ctgan_venv() if DP_CTGAN in methods else None
     run_dir = WORK / time.strftime("%Y%m%dT%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
     comparisons = []
     targets_by_table: dict[str, dict[str, Any]] = {}
     try:
         for table in tables:
+            name, _, size = table.partition(":")
+            if size:
+                SUBSAMPLES[table] = subsample(name, int(size), 1, run_dir)
             config = make_config(table, "graphical", 1.0)
             target = config.utility.target
             is_cat = target is not None and config.column(target).type in ("categorical", "boolean")
             for repeat in range(args.repeats):
                 seed = repeat + 1
+                name, _, size = table.partition(":")
+                if size:  # a fresh subsample per repeat, as bench.fidelity.init_path draws them
+                    SUBSAMPLES[table] = subsample(name, int(size), seed, run_dir)
+                    config = make_config(table, "graphical", 1.0)
                 t0 = time.perf_counter()
                 real = real_split(config, seed)
                 print(f"{table} seed={seed}: {len(real[0]):,} training / {len(real[1]):,} holdout rows "
@@ -567,6 +628,7 @@ def main(argv: list[str] | None = None) -> int:
                      "tstr_rows": args.tstr_rows, "holdout_fraction": HOLDOUT_FRACTION,
                      "lifetime_epsilon": LIFETIME_EPSILON},
         "mst": mst,
+        "dp_ctgan": ctgan,
         "total_seconds": round(total, 1),
         "notes": NOTES,
         "discussion": [],  # filled below from the previous results.md, if it has a hand-written discussion
