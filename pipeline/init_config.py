@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
 
-from .config import ColumnSpec
+from .config import ColumnSpec, ReleaseConfig, config_from_mapping
 from .kinds import ColumnType
 from .errors import ConfigError, InputError, OutputError
 from .formats import format_from_suffix
@@ -207,7 +207,8 @@ def draft_config(data: Path, out: Path, *, epsilon: float, target: str | None, m
         + ("# - A datetime column's 'resolution' is the coarsest unit every value in the file is written to (read\n"
            "#   off the data's format like the type, never a value); the release writes whole units of it.\n"
            if resolutions else "")
-        + _domain_rows_comment(document, out)
+        + _domain_rows_comment(config := _as_config(document, out))
+        + _too_fine_comment(config)
     )
     text = header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -217,17 +218,14 @@ def draft_config(data: Path, out: Path, *, epsilon: float, target: str | None, m
     return text
 
 
-def _domain_rows_comment(document: dict[str, Any], out: Path) -> str:
+def _domain_rows_comment(config: ReleaseConfig | None) -> str:
     """How many training rows the drafted estimates need at this epsilon (public: config only), so a
     steward with a small table knows before anything is spent which domains to write in."""
     from synthgate.privacy.accountant import Budget
 
-    from .config import config_from_mapping
     from .plan import plan_budget, rows_needed
 
-    try:
-        config = config_from_mapping(document, path=out.resolve())
-    except ConfigError:  # the run will report it, key by key
+    if config is None:
         return ""
     plan = plan_budget(config, Budget(config.privacy.epsilon, config.privacy.delta))
     needed = rows_needed(plan, config.estimated_kinds, config.contribution)
@@ -241,6 +239,29 @@ def _domain_rows_comment(document: dict[str, Any], out: Path) -> str:
     return ("# - At this epsilon the 'estimate' domains need about this many training rows to keep every category\n"
             f"#   level and bounds bin holding 5% of the rows: {shown}.\n"
             "#   On a smaller table write public domains in (`synthgate validate` names the columns).\n")
+
+
+def _too_fine_comment(config: ReleaseConfig | None) -> str:
+    """Names the estimated categorical columns that would come back mostly '__other__' (fine_columns.py)."""
+    from .fine_columns import too_fine_columns
+
+    if config is None:
+        return ""
+    flagged = too_fine_columns(config)
+    if not flagged:
+        return ""
+    rows = min(flagged.values())
+    return (f"# - Too fine for 'categories: estimate' at this epsilon: {', '.join(flagged)}. Most of their rows lie in\n"
+            f"#   levels rarer than the ~{rows:,.0f} training rows a level needs to be found, so they would come back\n"
+            "#   mostly '__other__': write their category lists in, bucket them into coarser levels, or drop\n"
+            "#   them (role: identifier).\n")
+
+
+def _as_config(document: dict[str, Any], out: Path) -> ReleaseConfig | None:
+    try:
+        return config_from_mapping(document, path=out.resolve())
+    except ConfigError:  # the run will report it, key by key
+        return None
 
 
 def _written_as_decimals(data: Path, columns: list[tuple[str, str]]) -> list[str]:
