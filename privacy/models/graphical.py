@@ -148,8 +148,10 @@ class GraphicalModel(Model):
         noisy = measurement.noisy_counts.ravel().astype(float)
         null = domain.null_code(column)
         if self.fine_method_ == "split" and domain.is_ordered(column) and noisy.size > 2:
-            values = np.arange(noisy.size) != null if null is not None else np.ones(noisy.size, bool)
-            fitted = noisy.copy()
+            # The null code and a point code (the value 0 among bins) keep their own noisy counts:
+            # spreading a range's total evenly over its codes would give one value a bin's share.
+            values = ~np.isin(np.arange(noisy.size), [c for c in (null, domain.point_code(column)) if c is not None])
+            fitted = noisy.clip(0.0, None)
             fitted[values] = split_histogram(noisy[values], measurement.stddev)
             return probabilities_from(project_to_total(fitted, max(float(noisy.sum()), 1.0)))
         if domain.is_ordered(column) and noisy.size > 2:
