@@ -210,8 +210,10 @@ def ensure_mst_venv() -> dict[str, Any]:
 
 
 def run_mst(config: Any, train: pd.DataFrame, schema: dict[str, Any] | None, *, epsilon: float, seed: int,
-            bins: int | None, iters: int, select_iters: int, scratch: Path, label: str = "MST") -> dict[str, Any]:
-    """`bins`: equal-width bins per numeric column; None: the config's bins (synthgate's codec)."""
+            bins: int | None, iters: int, select_iters: int, scratch: Path, label: str = "MST",
+            rho: float | None = None) -> dict[str, Any]:
+    """`bins`: equal-width bins per numeric column; None: the config's bins (synthgate's codec).
+    `rho`: MST's budget; None: what synthgate's plan leaves to the model for this config."""
     codec = table_codec(config, schema, bins=bins)
     name = f"{config.dataset}-{label}-eps{epsilon:g}-seed{seed}"
     folder = scratch / name
@@ -219,7 +221,7 @@ def run_mst(config: Any, train: pd.DataFrame, schema: dict[str, Any] | None, *, 
     start = time.perf_counter()
     codes = codec.encode(train)
     pq.write_table(pa.table({c: codes[:, j] for j, c in enumerate(codec.columns)}), folder / "train_codes.parquet")
-    rho = model_rho(config)
+    rho = model_rho(config) if rho is None else rho
     spec = {"columns": list(codec.columns), "sizes": [int(s) for s in codec.domain.sizes],
             "epsilon": epsilon, "delta": config.privacy.delta, "rho": rho, "seed": seed,
             "iters": iters, "select_iters": select_iters}
