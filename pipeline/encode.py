@@ -352,10 +352,13 @@ class TableCodec:
     @property
     def domain(self) -> Domain:
         """Sizes, and the public facts models need about the codes: numeric and datetime bins are
-        ordered, and a column's null code (if any) stays a group of its own."""
+        ordered, a column's null code (if any) stays a group of its own, and a binned column's zero
+        code stands for the one value 0 among bins of many."""
         return Domain(self.columns, tuple(c.n_codes for c in self.codecs),
                       ordered=tuple(isinstance(c, NumericCodec) for c in self.codecs),
-                      null_codes=tuple(c.null_code for c in self.codecs))
+                      null_codes=tuple(c.null_code for c in self.codecs),
+                      point_codes=tuple(c.zero_index if isinstance(c, NumericCodec) and c.zero else None
+                                        for c in self.codecs))
 
     @property
     def arrow_schema(self) -> pa.Schema:

@@ -17,16 +17,18 @@ class DomainError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Domain:
     """Column -> number of codes, and public facts about each column's codes (as mbi's `Domain`
-    carries its attributes): whether they are ordered (numeric or datetime bins) and which code,
-    if any, means null. Built from public config or from DP measurements only.
+    carries its attributes): whether they are ordered (numeric or datetime bins), which code, if
+    any, means null, and which code, if any, stands for one value among bins of many (a binned
+    numeric column's public zero code). Built from public config or from DP measurements only.
 
-    `ordered` and `null_codes` may be left empty (no column ordered, no null code); otherwise they
-    hold one entry per column."""
+    `ordered`, `null_codes` and `point_codes` may be left empty (no column ordered, no null or
+    point code); otherwise they hold one entry per column."""
 
     columns: tuple[str, ...]
     sizes: tuple[int, ...]
     ordered: tuple[bool, ...] = ()
     null_codes: tuple[int | None, ...] = ()
+    point_codes: tuple[int | None, ...] = ()
 
     def __post_init__(self) -> None:
         if len(set(self.columns)) != len(self.columns) or len(self.columns) != len(self.sizes):
@@ -36,11 +38,13 @@ class Domain:
         # Normalised to one entry per column, so every reader can index them like `sizes`.
         object.__setattr__(self, "ordered", tuple(bool(o) for o in self.ordered) or (False,) * len(self.columns))
         object.__setattr__(self, "null_codes", tuple(self.null_codes) or (None,) * len(self.columns))
-        if len(self.ordered) != len(self.columns) or len(self.null_codes) != len(self.columns):
-            raise DomainError("ordered and null_codes need one entry per column (or none at all)")
-        for column, size, null in zip(self.columns, self.sizes, self.null_codes):
-            if null is not None and not 0 <= null < size:
-                raise DomainError(f"column '{column}': null code {null} lies outside its codes [0, {size})")
+        object.__setattr__(self, "point_codes", tuple(self.point_codes) or (None,) * len(self.columns))
+        if {len(self.ordered), len(self.null_codes), len(self.point_codes)} != {len(self.columns)}:
+            raise DomainError("ordered, null_codes and point_codes need one entry per column (or none at all)")
+        for column, size, null, point in zip(self.columns, self.sizes, self.null_codes, self.point_codes):
+            for what, code in (("null", null), ("point", point)):
+                if code is not None and not 0 <= code < size:
+                    raise DomainError(f"column '{column}': {what} code {code} lies outside its codes [0, {size})")
 
     def size(self, column: str) -> int:
         return self.sizes[self.index(column)]
@@ -53,6 +57,10 @@ class Domain:
         """The code that stands for a missing value in `column`, or None if it has none."""
         return self.null_codes[self.index(column)]
 
+    def point_code(self, column: str) -> int | None:
+        """The code that stands for a single public value among bins (a binned column's 0), or None."""
+        return self.point_codes[self.index(column)]
+
     def index(self, column: str) -> int:
         try:
             return self.columns.index(column)
@@ -62,7 +70,7 @@ class Domain:
     def project(self, columns: Sequence[str]) -> Domain:
         index = [self.index(c) for c in columns]
         return Domain(tuple(columns), tuple(self.sizes[j] for j in index), tuple(self.ordered[j] for j in index),
-                      tuple(self.null_codes[j] for j in index))
+                      tuple(self.null_codes[j] for j in index), tuple(self.point_codes[j] for j in index))
 
     @property
     def n_cells(self) -> int:

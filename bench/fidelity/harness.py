@@ -237,10 +237,13 @@ def ensure_ctgan_venv() -> dict[str, Any]:
 
 
 def run_mst(config: Any, train: pd.DataFrame, schema: dict[str, Any] | None, *, epsilon: float, seed: int,
-            bins: int | None, iters: int, select_iters: int, scratch: Path, label: str = "MST") -> dict[str, Any]:
-    """`bins`: equal-width bins per numeric column; None: the config's bins (synthgate's codec)."""
+            bins: int | None, iters: int, select_iters: int, scratch: Path, label: str = "MST",
+            rho: float | None = None) -> dict[str, Any]:
+    """`bins`: equal-width bins per numeric column; None: the config's bins (synthgate's codec).
+    `rho`: MST's budget; None: what synthgate's plan leaves to the model for this config."""
+    rho = model_rho(config) if rho is None else rho
     return run_on_codes(label, config, train, schema, epsilon=epsilon, seed=seed, bins=bins, scratch=scratch,
-                        extra={"rho": model_rho(config), "iters": iters, "select_iters": select_iters})
+                        extra={"rho": rho, "iters": iters, "select_iters": select_iters})
 
 
 def run_dp_ctgan(config: Any, train: pd.DataFrame, schema: dict[str, Any] | None, *, epsilon: float, seed: int,

@@ -16,6 +16,11 @@ of the same split, per column, on the real scale:
 - categorical: 1-way TVD over the real levels plus `__other__` and null, how many of the levels
   that hold >= 5% of the training rows were kept, and the synthetic share of `__other__`.
 
+With `--mst`, MST (bench/fidelity/mst_baseline.py, in its own venv) is fitted on the same training
+rows given the true domains for free (each numeric column's training min/max in `--mst-bins`
+equal-width bins, each categorical column's training levels), with the rho synthgate spends outside
+its gate (domains + model), and scored the same way: the baseline of issue 11.
+
 Exact figures about the real rows: a benchmark on public tables, never part of a release.
 """
 
@@ -73,7 +78,47 @@ def run_init_path(data: Path, epsilon: float, seed: int, folder: Path) -> dict[s
     columns = {spec.name: column_figures(spec, manifest["schema"][spec.name], train[spec.name], synthetic[spec.name])
                for spec in config.attributes}
     return {"columns": columns, "wall_seconds": round(wall, 2), "timings": result.timings,
-            "n_train": len(train), "warnings": result.warnings}
+            "n_train": len(train), "warnings": result.warnings, "config": config, "train": train}
+
+
+def true_domain_config(config: Any, train: pd.DataFrame) -> Any:
+    """The drafted config with every estimated domain replaced by the training rows' own (MST's input)."""
+    columns = []
+    for spec in config.columns:
+        if spec.role != "attribute" or not spec.is_estimated:
+            columns.append(spec)
+            continue
+        values = train[spec.name]
+        update: dict[str, Any] = {"nulls": bool(values.isna().any())}
+        if spec.type == "categorical":
+            update["categories"] = tuple(sorted(values.dropna().astype(str).unique()))
+        else:
+            present = values.dropna()
+            update["bounds"] = (present.min(), present.max()) if spec.type == "datetime" else \
+                (float(present.min()), float(present.max()))
+        columns.append(spec.model_copy(update=update))
+    return config.model_copy(update={"columns": tuple(columns)})
+
+
+def run_mst_true_domains(run: dict[str, Any], epsilon: float, seed: int, folder: Path, bins: int
+                         ) -> dict[str, Any]:
+    from synthgate.pipeline.plan import plan_budget
+    from synthgate.privacy.accountant import Budget
+
+    from bench.fidelity import harness
+
+    config, train = run["config"], run["train"]
+    truth = true_domain_config(config, train)
+    plan = plan_budget(config, Budget(config.privacy.epsilon, config.privacy.delta))
+    rho = plan.total - plan.gate_cost  # what synthgate spends outside its gate: domains and model
+    out = harness.run_mst(truth, train, None, epsilon=epsilon, seed=seed, bins=bins, iters=5000, select_iters=1000,
+                          scratch=folder / f"mst-{seed}", label="MST", rho=rho)
+    synthetic = out["synthetic"].to_pandas()
+    codec = harness.table_codec(truth, None, bins=bins)
+    schema = codec.describe()
+    columns = {spec.name: column_figures(spec, schema[spec.name], train[spec.name], synthetic[spec.name])
+               for spec in truth.attributes}
+    return {"columns": columns, "wall_seconds": out["info"].get("subprocess_seconds")}
 
 
 def column_figures(spec: Any, published: dict[str, Any], real: pd.Series, synth: pd.Series) -> dict[str, Any]:
@@ -159,19 +204,26 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def render(table: str, summary: dict[str, Any]) -> str:
-    lines = [f"### {table}: mean 1-way TVD {summary['tvd_1way_mean']:.3f}, worst clamped share "
+def render(table: str, summary: dict[str, Any], mst: dict[str, Any] | None = None) -> str:
+    head = f" (MST given the true domains: {mst['tvd_1way_mean']:.3f})" if mst else ""
+    lines = [f"### {table}: mean 1-way TVD {summary['tvd_1way_mean']:.3f}{head}, worst clamped share "
              f"{summary['worst_clamped']:.1%}, common levels kept {summary['common_kept']:g}/{summary['common_levels']}, "
              f"run {summary['wall_seconds']:.1f} s", "",
-             "| column | type | TVD | clamped | zeros real/synth | p10/p50/p90 error | common kept | other |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| column | type | TVD | MST TVD | clamped | zeros real/synth (MST) | p10/p50/p90 error (MST) | common kept "
+             "| other |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, c in summary["columns"].items():
+        m = mst["columns"][name] if mst else {}
         zeros = f"{c['zeros_real']:.1%} / {c['zeros_synth']:.1%}" if "zeros_synth" in c else ""
+        zeros += f" ({m['zeros_synth']:.1%})" if "zeros_synth" in m else ""
         pct = "/".join(f"{c[k]:.2f}" for k in ("p10_error", "p50_error", "p90_error")) if "p50_error" in c else ""
+        pct += " (" + "/".join(f"{m[k]:.2f}" for k in ("p10_error", "p50_error", "p90_error")) + ")" \
+            if "p50_error" in m else ""
+        mst_tvd = f"{m['tvd']:.3f}" if "tvd" in m else ""
         kept = f"{c['common_kept']:g}/{c['common_levels']:g} ({c['kept']:g} kept)" if "common_kept" in c else ""
         other = f"{c['other_synth']:.1%}" if "other_synth" in c else ""
         clamped = f"{c['clamped']:.1%}" if "clamped" in c else ""
-        lines.append(f"| {name} | {c['type']} | {c.get('tvd', float('nan')):.3f} | {clamped} | {zeros} | {pct} | "
+        lines.append(f"| {name} | {c['type']} | {c.get('tvd', float('nan')):.3f} | {mst_tvd} | {clamped} | {zeros} | {pct} | "
                      f"{kept} | {other} |")
     return "\n".join(lines) + "\n"
 
@@ -183,7 +235,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--out", default=None, help="write PREFIX.json and PREFIX.md")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--mst", action="store_true", help="also MST given the true domains (its own venv)")
+    parser.add_argument("--mst-bins", type=int, default=20)
     args = parser.parse_args(argv)
+    if args.mst:
+        from bench.fidelity.harness import ensure_mst_venv
+
+        ensure_mst_venv()
     WORK.mkdir(parents=True, exist_ok=True)
     folder = WORK / time.strftime("%Y%m%dT%H%M%S")
     folder.mkdir()
@@ -192,13 +250,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for item in args.tables.split(","):
             table, _, size = item.partition(":")
-            runs = []
+            runs, mst_runs = [], []
             for seed in range(1, args.repeats + 1):
                 data = subsample(table, int(size) if size else None, seed, folder)
                 runs.append(run_init_path(data, args.epsilon, seed, folder))
+                if args.mst:
+                    mst_runs.append(run_mst_true_domains(runs[-1], args.epsilon, seed, folder, args.mst_bins))
+                for key in ("config", "train"):
+                    runs[-1].pop(key)
             summary = summarise(runs)
-            report["tables"][item] = {"summary": summary, "runs": runs}
-            text.append(render(item, summary))
+            mst = summarise([{**r, "wall_seconds": r["wall_seconds"] or 0.0} for r in mst_runs]) if mst_runs else None
+            report["tables"][item] = {"summary": summary, "runs": runs, "mst": mst}
+            text.append(render(item, summary, mst))
             print(text[-1], flush=True)
     finally:
         if not args.keep:
@@ -207,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(f"{args.out}.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
         header = (f"# init path at epsilon {args.epsilon:g}, {args.repeats} repeat(s) (medians)\n\n"
                   f"`.venv/bin/python -m bench.fidelity.init_path --tables {args.tables} --epsilon {args.epsilon:g} "
-                  f"--repeats {args.repeats} --out {args.out}`\n\n")
+                  f"--repeats {args.repeats}{' --mst' if args.mst else ''} --out {args.out}`\n\n")
         Path(f"{args.out}.md").write_text(header + "\n".join(text), encoding="utf-8")
     return 0
 

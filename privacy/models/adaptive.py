@@ -128,4 +128,4 @@ class AdaptiveModel(GraphicalModel):
         names = self.columns_
         return {"selection": "aim", "group_cap": self.group_cap_, "coarse_cap": self.coarse_cap_,
                 "parents": {names[c]: [names[p] for p in f.parents] for c, f in self.network_.families.items()},
-                "groups": self._group_counts()}
+                "groups": self._group_counts(), "fine": self.fine_method_}

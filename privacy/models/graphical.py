@@ -33,10 +33,20 @@ from ..domain import Domain, Measurement
 from ..table import PrivateTable
 from .base import Model, ModelError, probabilities_from, row_count_from
 from .bayesnet import draw
-from .groups import frequent_groups, group_cap, noise_line, project_to_total, quantile_groups, sampling_l1
+from .groups import (frequent_groups, group_cap, noise_line, project_to_total, quantile_groups, sampling_l1,
+                     split_histogram)
 from .params import Interval
 
-__all__ = ["GraphicalModel", "parents_first"]
+__all__ = ["GraphicalModel", "parents_first", "FINE_METHODS"]
+
+# How an ordered column's fine 1-way marginal is estimated from its noisy counts (post-processing),
+# stored in the model's structure so a release replays with the method it was fitted with:
+# "projected" (releases before 2026-12-03, which store no method): empty tails trimmed at the noise
+# line, then each cell projected onto the simplex; "split": a hierarchical histogram over the codes
+# whose resolution follows the noise (groups.split_histogram). At n ~ 1,600 and σ ≈ 37 a cell the
+# projection keeps the cells that noise pushed up and zeroes the rest (ages in spikes), and the trim
+# removes real tails whose cells sit near the line.
+FINE_METHODS = ("projected", "split")
 
 
 class GraphicalModel(Model):
@@ -50,6 +60,7 @@ class GraphicalModel(Model):
         """`groups` caps the groups per column in 2-way tables (fewer when the noise calls for it)."""
         super().__init__()
         self.groups = groups
+        self.fine_method_ = FINE_METHODS[-1]  # new fits; `_restore_groups` reads a stored release's method
 
     # --- measuring: 1-way marginals, groups, the tree (charges the table) ------------------------
     def _fit_tree(self, table: PrivateTable, budget: float, shares: tuple[float, float, float]
@@ -108,6 +119,11 @@ class GraphicalModel(Model):
         self.columns_ = domain.columns
         d = len(domain.columns)
         self.group_cap_ = int(structure.get("group_cap", self.groups))  # type: ignore[call-overload]
+        method = str(structure.get("fine", "projected"))
+        if method not in FINE_METHODS:
+            raise ModelError(f"the stored fine-marginal method '{method}' is unknown: use one of "
+                             f"{', '.join(FINE_METHODS)}")
+        self.fine_method_ = method
         self._set_groups(domain, self.measurements_[:d])
         return self.measurements_[:d], self.measurements_[d:]
 
@@ -131,6 +147,13 @@ class GraphicalModel(Model):
         """
         noisy = measurement.noisy_counts.ravel().astype(float)
         null = domain.null_code(column)
+        if self.fine_method_ == "split" and domain.is_ordered(column) and noisy.size > 2:
+            # The null code and a point code (the value 0 among bins) keep their own noisy counts:
+            # spreading a range's total evenly over its codes would give one value a bin's share.
+            values = ~np.isin(np.arange(noisy.size), [c for c in (null, domain.point_code(column)) if c is not None])
+            fitted = noisy.clip(0.0, None)
+            fitted[values] = split_histogram(noisy[values], measurement.stddev)
+            return probabilities_from(project_to_total(fitted, max(float(noisy.sum()), 1.0)))
         if domain.is_ordered(column) and noisy.size > 2:
             values = np.arange(noisy.size) != null if null is not None else np.ones(noisy.size, bool)
             line = noise_line(measurement.stddev, int(values.sum()))

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["group_cap", "project_to_total", "noise_line", "sampling_l1", "quantile_groups", "frequent_groups"]
+__all__ = ["group_cap", "project_to_total", "noise_line", "sampling_l1", "quantile_groups", "frequent_groups",
+           "split_histogram", "SPLIT_Z"]
 
 
 def group_cap(groups: int, n_hat: float, stddev: float, *, way: int = 2) -> int:
@@ -40,6 +41,41 @@ def noise_line(stddev: float, n_cells: int) -> float:
     from scipy.stats import norm
 
     return float(stddev * norm.isf(1e-3 / max(n_cells, 1)))
+
+
+SPLIT_Z = 1.0  # a dyadic cell is split when its halves' mean counts differ by this many noise sds
+
+
+def split_histogram(noisy: np.ndarray, stddev: float, *, z: float = SPLIT_Z) -> np.ndarray:
+    """A piecewise-uniform fit of ordered noisy counts whose resolution follows the data (post-processing).
+
+    A hierarchical histogram (Hay et al. 2010; PrivTree, Zhang et al. 2016, decides its splits the
+    same way) built on one noisy fine marginal: starting from all cells, a range is halved while its
+    two halves' mean counts differ by more than `z` noise standard deviations of that difference
+    (σ·sqrt(1/w1 + 1/w2)); a range that is not split spreads its noisy total evenly over its cells.
+    Where the counts are flat next to the noise the range stays wide (its total is known to about
+    σ·sqrt(w), not σ a cell). A range holding a point mass (a cell over the noise line: income 0,
+    40 hours a week) is always split, so the point mass keeps its own cell even where it happens to
+    sit evenly across a halving. Totals are then clipped at zero. Every input is a noisy count or a
+    public constant.
+    """
+    y = np.asarray(noisy, float).ravel()
+    out = np.zeros(y.size)
+    if y.size == 0:
+        return out
+    cumulative = np.concatenate(([0.0], np.cumsum(y)))
+    points = np.concatenate(([0], np.cumsum(y >= noise_line(stddev, y.size))))
+    stack = [(0, y.size)]
+    while stack:
+        a, b = stack.pop()
+        if b - a > 1:
+            m = (a + b) // 2
+            left, right = (cumulative[m] - cumulative[a]) / (m - a), (cumulative[b] - cumulative[m]) / (b - m)
+            if points[b] > points[a] or abs(left - right) > z * stddev * np.sqrt(1.0 / (m - a) + 1.0 / (b - m)):
+                stack += [(a, m), (m, b)]
+                continue
+        out[a:b] = max(cumulative[b] - cumulative[a], 0.0) / (b - a)
+    return out
 
 
 def sampling_l1(expected: np.ndarray, n: float) -> float:

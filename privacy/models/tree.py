@@ -80,7 +80,7 @@ class TreeModel(GraphicalModel):
         group count."""
         names = self.columns_
         return {"edges": [[names[i], names[j]] for i, j in self.edges_], "group_cap": self.group_cap_,
-                "groups": self._group_counts()}
+                "groups": self._group_counts(), "fine": self.fine_method_}
 
 
 def _sampling_order(d: int, edges: list[tuple[int, int]]) -> list[tuple[int, int | None]]:

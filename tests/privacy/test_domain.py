@@ -26,6 +26,8 @@ def test_facts_are_per_column_and_follow_a_projection() -> None:
     ({"null_codes": (None, None, None)}, "one entry per column"),
     ({"null_codes": (3, None)}, "column 'a': null code 3 lies outside its codes"),
     ({"null_codes": (None, -1)}, "column 'b': null code -1"),
+    ({"point_codes": (None,)}, "one entry per column"),
+    ({"point_codes": (None, 4)}, "column 'b': point code 4 lies outside its codes"),
 ])
 def test_inconsistent_facts_are_refused(kwargs: dict[str, tuple[object, ...]], message: str) -> None:
     with pytest.raises(DomainError, match=message):
@@ -35,3 +37,14 @@ def test_inconsistent_facts_are_refused(kwargs: dict[str, tuple[object, ...]], m
 def test_unknown_column_is_refused() -> None:
     with pytest.raises(DomainError, match="unknown column 'z'"):
         Domain(("a",), (2,)).is_ordered("z")
+
+
+def test_point_codes_come_from_the_zero_code_and_survive_projection() -> None:
+    from synthgate.pipeline.encode import CategoricalCodec, NumericCodec, TableCodec
+
+    domain = TableCodec([NumericCodec("income", (0.0, 1000.0), bins=8, integer=False, nulls=True, zero=True),
+                         CategoricalCodec("c", ("x", "y"), other=False, nulls=False),
+                         NumericCodec("age", (0.0, 7.0), bins=8, integer=True, nulls=False, zero=True)]).domain
+    assert domain.point_codes == (0, None, None)  # one code per integer already keeps 0 exact
+    assert domain.project(["c", "income"]).point_codes == (None, 0)
+    assert Domain(("a",), (2,)).point_code("a") is None

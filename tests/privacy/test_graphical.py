@@ -135,20 +135,29 @@ def test_project_to_total_is_the_least_squares_simplex_projection() -> None:
     assert (y[x == 0] <= shift + 1e-12).all()
 
 
-def test_empty_tails_of_an_ordered_column_are_not_sampled() -> None:
+@pytest.mark.parametrize(("method", "fits", "most"), [("projected", 1, 0.002), ("split", 5, 0.02)])
+def test_empty_tails_of_an_ordered_column_are_not_sampled(method: str, fits: int, most: float) -> None:
+    """Releases fitted with the projection trim cells beyond the outermost ones over the noise line
+    (clipped noise in the 76 empty cells used to put about 1% of rows there). The split histogram
+    trims nothing: at n ~ 1,600 that line cut real tails, and everything beside a spike. An empty
+    tail is then a few wide ranges whose clipped noisy totals it keeps: 1.0% of rows in the median
+    fit here (0 to 2.0% in 40 fits, sd about 0.5%), so the median of 5 fits passes 2% with
+    probability about 1e-4. The cost of keeping real tails at small n; DP bounds keep tails short."""
     rng = np.random.default_rng(4)
     n = 8000
     age = rng.integers(18, 63, n)            # the data uses 18..62 of a public 0..120 domain
     other = rng.integers(0, 2, n)
     codes = np.column_stack([age, other]).astype(np.int32)
     domain = Domain(("age", "x"), (121, 2), ordered=(True, False))
-    accountant = Accountant(Budget(epsilon=1.0, delta=1e-6))
-    model = TreeModel(groups=16).fit(PrivateTable(codes, domain, accountant),
-                                                           accountant.rho_available())
-    rows = model.sample(20_000, np.random.default_rng(0))
-    outside = np.mean((rows[:, 0] < 18) | (rows[:, 0] > 62))
-    # Clipped noise in the 76 empty cells used to put about 1% of rows there; trimmed tails put ~none.
-    assert outside < 0.002
+    outside = []
+    for _ in range(fits):
+        accountant = Accountant(Budget(epsilon=1.0, delta=1e-6))
+        model = TreeModel(groups=16)
+        model.fine_method_ = method
+        model.fit(PrivateTable(codes, domain, accountant), accountant.rho_available())
+        rows = model.sample(20_000, np.random.default_rng(0))
+        outside.append(np.mean((rows[:, 0] < 18) | (rows[:, 0] > 62)))
+    assert float(np.median(outside)) < most
 
 
 # ---- selection: aim -----------------------------------------------------------------------------------------
