@@ -96,6 +96,18 @@ with adbc.connect(f"{head}:{quote(password, safe='')}@{tail}") as c:
 print(json.dumps({"copy_s": copy_s, "copy_bytes": n_bytes, "adbc_read_s": adbc_s, "rows": rows}))
 """
 
+_INGEST = r"""
+import json, os, sys
+from urllib.parse import quote
+import adbc_driver_postgresql.dbapi as adbc, pyarrow.csv as pacsv
+head, tail = sys.argv[1].split("@", 1)
+with adbc.connect(f"{head}:{quote(os.environ['SYNTHGATE_BENCH_PG_PASSWORD'], safe='')}@{tail}") as connection:
+    with connection.cursor() as cursor:
+        cursor.adbc_ingest("fertility", pacsv.read_csv(sys.argv[2]), mode="create")
+    connection.commit()
+print(json.dumps({}))
+"""
+
 _WORKER = r"""
 import json, resource, sys, time
 from pathlib import Path
@@ -174,20 +186,13 @@ def postgres_tables(sizes: list[int]) -> Any:
     reason = services.why_unavailable()
     if reason:
         raise SystemExit(f"bench.scale: --sources postgres: {reason}")
-    import adbc_driver_postgresql.dbapi as adbc
-    import pyarrow.csv as pacsv
-    from urllib.parse import quote
-
     with throwaway_server() as server:
         _POSTGRES["password"] = server.password
         for n_rows in sizes:
             url = create_database(server, f"scale_{n_rows}")
-            head, tail = url.split("@", 1)
             started = time.perf_counter()
-            with adbc.connect(f"{head}:{quote(server.password, safe='')}@{tail}") as connection:
-                with connection.cursor() as cursor:
-                    cursor.adbc_ingest("fertility", pacsv.read_csv(make_input(n_rows)[0]), mode="create")
-                connection.commit()
+            # in a child: a parent that held the table would pass its peak RSS on to every run it starts
+            _child(_INGEST, url, str(make_input(n_rows)[0]))
             print(f"{n_rows:>11,} postgres     loaded in {time.perf_counter() - started:.0f} s", flush=True)
             _POSTGRES[str(n_rows)] = url
         try:
