@@ -3,7 +3,7 @@
 Run from the repository root:
 
     .venv/bin/python -m bench.scale [--rows 1000000,3000000,10000000] [--repeats 3] [--large-repeats 1]
-                                    [--sources csv] [--tag after]
+                                    [--sources csv,parquet-dir,postgres] [--tag after]
 
 The input is the shared fertility table resampled *with replacement* to each size (seeded; written
 once to bench/.work/scale, git-ignored, as CSV and as a hive-partitioned Parquet folder). For every
@@ -15,12 +15,20 @@ Reported per size: wall time of the run and of the floor (their ratio is the tar
 of the run's process (ru_maxrss), rows per second per stage, and the linear fit of run time against
 rows (slope and intercept). Writes bench/scale/results.json and results.md (`--tag` names them,
 e.g. results_before.md).
+
+`--sources postgres` starts a throwaway PostgreSQL cluster (initdb + pg_ctl, as the tests do:
+tests/services/postgres.py), loads each size's table into it once (ADBC bulk ingest), and per run
+measures, in a child process just before the run, a plain `COPY (SELECT <columns>) TO STDOUT` of
+the table (psycopg, bytes read and dropped) and the same SELECT fetched as Arrow batches through
+ADBC's PostgreSQL driver (what the run's reader does), beside the run's load stage.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -64,6 +72,42 @@ start = time.perf_counter(); pq.write_table(table, sys.argv[2]); write = time.pe
 print(json.dumps({"read": read, "write": write, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
+_DATABASE = r"""
+import json, os, sys, time
+from urllib.parse import quote
+import adbc_driver_postgresql.dbapi as adbc, psycopg
+url, columns = sys.argv[1], sys.argv[2]
+password = os.environ["SYNTHGATE_BENCH_PG_PASSWORD"]
+select = f"SELECT {columns} FROM fertility"
+with psycopg.connect(url, password=password) as db, db.cursor() as cursor:
+    start, n_bytes = time.perf_counter(), 0
+    with cursor.copy(f"COPY ({select}) TO STDOUT") as copy:
+        for block in copy:
+            n_bytes += len(block)
+    copy_s = time.perf_counter() - start
+head, tail = url.split("@", 1)
+with adbc.connect(f"{head}:{quote(password, safe='')}@{tail}") as c:
+    with c.cursor() as cursor:
+        start, rows = time.perf_counter(), 0
+        cursor.execute(select)
+        for batch in cursor.fetch_record_batch():
+            rows += batch.num_rows
+        adbc_s = time.perf_counter() - start
+print(json.dumps({"copy_s": copy_s, "copy_bytes": n_bytes, "adbc_read_s": adbc_s, "rows": rows}))
+"""
+
+_INGEST = r"""
+import json, os, sys
+from urllib.parse import quote
+import adbc_driver_postgresql.dbapi as adbc, pyarrow.csv as pacsv
+head, tail = sys.argv[1].split("@", 1)
+with adbc.connect(f"{head}:{quote(os.environ['SYNTHGATE_BENCH_PG_PASSWORD'], safe='')}@{tail}") as connection:
+    with connection.cursor() as cursor:
+        cursor.adbc_ingest("fertility", pacsv.read_csv(sys.argv[2]), mode="create")
+    connection.commit()
+print(json.dumps({}))
+"""
+
 _WORKER = r"""
 import json, resource, sys, time
 from pathlib import Path
@@ -74,8 +118,10 @@ from synthgate.privacy.ledger import Ledger
 source, kind, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 raw = parse_yaml(Path(sys.argv[4]).read_text())
 raw["source"] = {"path": str(source)}
+if kind == "postgres":
+    raw["source"] = {"url": sys.argv[1], "table": "fertility", "password_env": "SYNTHGATE_BENCH_PG_PASSWORD"}
 raw["privacy"]["lifetime_epsilon"] = 1000.0
-if kind != "csv":
+if kind == "parquet-dir":
     raw["columns"]["part"] = {"role": "identifier"}
 config = config_from_mapping(raw, path=Path(sys.argv[4]))
 start = time.perf_counter()
@@ -86,9 +132,15 @@ print(json.dumps({"wall": wall, "timings": result.timings, "decision": result.de
 """
 
 
+_POSTGRES: dict[str, str] = {}  # size -> database URL, and "password", while a throwaway cluster runs
+
+
 def _child(script: str, *args: str) -> dict[str, Any]:
+    env = {"GX_ANALYTICS_ENABLED": "False", "PATH": "/usr/bin:/bin"}
+    if "password" in _POSTGRES:
+        env["SYNTHGATE_BENCH_PG_PASSWORD"] = _POSTGRES["password"]
     proc = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=7200,
-                          cwd=REPO, env={"GX_ANALYTICS_ENABLED": "False", "PATH": "/usr/bin:/bin"})
+                          cwd=REPO, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"bench.scale: a child process failed:\n{proc.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -102,14 +154,51 @@ def run_one(n_rows: int, kind: str, repeat: int) -> dict[str, Any]:
     scratch = WORK / f"run_{n_rows}_{kind}_{repeat}"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    source = csv if kind == "csv" else folder
+    source = {"csv": str(csv), "parquet-dir": str(folder)}.get(kind) or _POSTGRES[str(n_rows)]
+    database = None
     try:
         floor = _child(_FLOOR, str(csv), str(scratch / "floor.parquet"))
         (scratch / "floor.parquet").unlink()
-        run = _child(_WORKER, str(source), kind, str(scratch / "run"), str(REPO / "configs" / "fertility.yaml"))
+        if kind == "postgres":
+            database = _child(_DATABASE, source, ", ".join(f'"{c}"' for c in _columns()))
+        run = _child(_WORKER, source, kind, str(scratch / "run"), str(REPO / "configs" / "fertility.yaml"))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return {"rows": n_rows, "source": kind, "repeat": repeat, "floor": floor, **run}
+    return {"rows": n_rows, "source": kind, "repeat": repeat, "floor": floor, "database": database, **run}
+
+
+def _columns() -> list[str]:
+    from synthgate.pipeline.config import load_config
+
+    return [c.name for c in load_config(REPO / "configs" / "fertility.yaml").attributes]
+
+
+@contextlib.contextmanager
+def postgres_tables(sizes: list[int]) -> Any:
+    """A throwaway cluster holding each size's table `fertility` (one database per size)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_bench_postgres", REPO / "tests" / "services" / "postgres.py")
+    assert spec is not None and spec.loader is not None
+    services = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # (tests/ is no package)
+    spec.loader.exec_module(services)
+    create_database, throwaway_server = services.create_database, services.throwaway_server
+    reason = services.why_unavailable()
+    if reason:
+        raise SystemExit(f"bench.scale: --sources postgres: {reason}")
+    with throwaway_server() as server:
+        _POSTGRES["password"] = server.password
+        for n_rows in sizes:
+            url = create_database(server, f"scale_{n_rows}")
+            started = time.perf_counter()
+            # in a child: a parent that held the table would pass its peak RSS on to every run it starts
+            _child(_INGEST, url, str(make_input(n_rows)[0]))
+            print(f"{n_rows:>11,} postgres     loaded in {time.perf_counter() - started:.0f} s", flush=True)
+            _POSTGRES[str(n_rows)] = url
+        try:
+            yield
+        finally:
+            _POSTGRES.clear()
 
 
 def _fit(points: list[tuple[int, float]]) -> tuple[float, float] | None:
@@ -126,18 +215,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", default="1000000,3000000,10000000")
     parser.add_argument("--repeats", type=int, default=3, help="runs per size below 10M rows (median)")
     parser.add_argument("--large-repeats", type=int, default=1, help="runs per size of 10M rows or more")
-    parser.add_argument("--sources", default="csv", help="csv and/or parquet-dir")
+    parser.add_argument("--sources", default="csv", help="csv, parquet-dir and/or postgres")
     parser.add_argument("--tag", default="", help="suffix of the result files, e.g. 'before'")
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.rows.split(",") if x]
+    kinds = [s for s in args.sources.split(",") if s]
     runs = []
-    for n_rows in sizes:
-        for kind in [s for s in args.sources.split(",") if s]:
-            for repeat in range(args.large_repeats if n_rows >= 10_000_000 else args.repeats):
-                started = time.perf_counter()
-                runs.append(run_one(n_rows, kind, repeat))
-                print(f"{n_rows:>11,} {kind:<12} run {runs[-1]['wall']:.1f} s "
-                      f"(bench {time.perf_counter() - started:.0f} s)", flush=True)
+    with postgres_tables(sizes) if "postgres" in kinds else contextlib.nullcontext():
+        for n_rows in sizes:
+            for kind in kinds:
+                for repeat in range(args.large_repeats if n_rows >= 10_000_000 else args.repeats):
+                    started = time.perf_counter()
+                    runs.append(run_one(n_rows, kind, repeat))
+                    print(f"{n_rows:>11,} {kind:<12} run {runs[-1]['wall']:.1f} s "
+                          f"(bench {time.perf_counter() - started:.0f} s)", flush=True)
     summary = []
     for n_rows in sizes:
         for kind in {r["source"] for r in runs}:
@@ -155,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
                 "stage_s": {s: median([r["timings"].get(s, 0.0) for r in mine]) for s in STAGES},
                 "rows_per_s": {s: n_rows / median([r["timings"].get(s, 0.0) or 1e-9 for r in mine]) for s in STAGES},
                 "decisions": sorted({r["decision"] for r in mine}),
+                "database": None if kind != "postgres" else {
+                    key: median([r["database"][key] for r in mine]) for key in ("copy_s", "adbc_read_s")},
             })
     fits = {kind: _fit([(s["rows"], s["wall_s"]) for s in summary if s["source"] == kind])
             for kind in {s["source"] for s in summary}}
@@ -176,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
              "", "Input: the shared fertility table resampled with replacement to each size (seeded). Floor: one "
              "multi-threaded pyarrow CSV read + one Parquet write of the same table, in its own process just "
              "before each run (peak RSS is the run's process alone). Target: run <= 3x floor, peak RSS <= 2 GB.", "", table, "",
+             *[f"PostgreSQL at {s['rows']:,} rows (medians): plain COPY (SELECT ...) TO STDOUT "
+               f"{s['database']['copy_s']:.1f} s; the same SELECT as Arrow batches through ADBC "
+               f"{s['database']['adbc_read_s']:.1f} s; the run's load + validate stage "
+               f"{s['stage_s']['load_validate']:.1f} s." for s in summary if s.get("database")], "",
              "Linear fit of run time against rows: " + "; ".join(
                  f"{k}: {v['slope_s_per_million_rows']:.2f} s per million rows + {v['intercept_s']:.1f} s"
                  for k, v in payload["linear_fit_seconds"].items() if v), "",

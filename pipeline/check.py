@@ -9,6 +9,14 @@ besides those answers is public: the synthetic table (a DP output), the public d
   unseen rows from the same population get copies as often by chance.
 - TVD: a noisy Σ|N − n·q| over the marginals (q: the synthetic shares), divided by 2·ñ·(marginals).
 - clamped / `__other__` shares: noisy counts per column over the noisy row count.
+- Fixed cost: the marginal checks (TVD, `__other__` share, and the exact marginal figures of the
+  internal report) count the `gate.sample_rows` training rows with the smallest secret priorities
+  (pipeline/split.py: keyed on a row's content and occurrence, so the manifest and seed cannot redo
+  the sample on a neighbouring table) and as many synthetic rows, drawn with the seed (they are
+  public). A neighbour still moves the sample by at most one row in and one out, so the
+  sensitivities are those of the whole table; n is then the sample's size, min(ñ, cap), public.
+  Tables up to the cap are counted whole, as before. The clamped counts are made while encoding
+  every row, and stay over all of them.
 - TSTR: holdout rows that a model fitted to the synthetic table predicts right, over k.
 
 The exact figures (today's utility and risk figures, and the exact counterpart of each DP figure)
@@ -46,7 +54,8 @@ from .validate import Validated
 from .encode import BooleanCodec, CategoricalCodec, DatetimeCodec, NumericCodec, TableCodec
 from .gate import Figure
 
-__all__ = ["CheckInputs", "Checked", "run_checks", "measure_gate", "model_view", "embedding_column", "exact_counts"]
+__all__ = ["CheckInputs", "Checked", "run_checks", "measure_gate", "model_view", "embedding_column", "exact_counts",
+           "synthetic_sample"]
 
 _MAX_SETS = 300
 _TVD_WAYS = {"tvd_1way_mean": 1, "tvd_2way_mean": 2}  # gate check -> the order of its marginals
@@ -65,15 +74,35 @@ class CheckInputs:
     seed: int
     n_holdout: int = 0
     clamped: dict[str, int] = field(default_factory=dict)
+    n_train: int | None = None  # every training row; None: `train_codes` holds them all
 
     @classmethod
     def of(cls, run: RunContext, validated: Validated, domains: Domains, encoded: Encoded,
            sampled: Sampled) -> CheckInputs:
-        """The checks' inputs from the stages before them."""
-        return cls(config=run.config, codec=domains.codec, train_codes=encoded.codes, synth_codes=sampled.codes,
+        """The checks' inputs from the stages before them: training and synthetic codes cut to the
+        marginal checks' samples (`gate.sample_rows`; see the module's docstring)."""
+        return cls(config=run.config, codec=domains.codec, train_codes=_rows(encoded.codes, validated.check_rows),
+                   synth_codes=synthetic_sample(sampled.codes, run.config.gate.sample_rows, run.seed),
                    train_sample=validated.train_sample, holdout_sample=validated.holdout_sample,
                    synth_sample=sampled.head, seed=run.seed, n_holdout=validated.n_holdout,
-                   clamped=dict(encoded.clamped))
+                   clamped=dict(encoded.clamped), n_train=len(encoded.codes))
+
+    @property
+    def rows_trained(self) -> int:
+        return len(self.train_codes) if self.n_train is None else self.n_train
+
+
+def _rows(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`codes[rows]`, without a copy when `rows` are all of them (a table no larger than the cap)."""
+    return codes if len(rows) == len(codes) else codes[rows]
+
+
+def synthetic_sample(codes: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """At most `size` synthetic rows drawn with the seed (the synthetic table is a DP output)."""
+    if len(codes) <= size:
+        return codes
+    rows = np.random.default_rng([seed, 3, 7]).choice(len(codes), size=size, replace=False)
+    return codes[np.sort(rows)]
 
 
 @dataclass(frozen=True)
@@ -112,7 +141,9 @@ def run_checks(inputs: CheckInputs, *, accountant: Accountant, costs: dict[str, 
 def measure_gate(inputs: CheckInputs, *, accountant: Accountant, costs: dict[str, float],
                  private_checks: PrivateFactory = PrivateChecks) -> Checked:
     """The DP gate figures alone: every read of the data is one of `private_checks`' noisy queries."""
-    private = private_checks(codes=inputs.train_codes, domain=inputs.codec.domain,
+    if len(inputs.train_codes) > inputs.config.gate.sample_rows:
+        raise ValueError("train_codes holds more rows than gate.sample_rows: pass the check sample (CheckInputs.of)")
+    private = private_checks(codes=inputs.train_codes, n_train=inputs.rows_trained, domain=inputs.codec.domain,
                              train_sample=inputs.train_sample, holdout_sample=inputs.holdout_sample,
                              n_holdout=inputs.n_holdout,
                              column_counts=exact_counts(inputs.codec, inputs.train_codes, inputs.clamped),
@@ -143,9 +174,10 @@ def _dp_figures(inputs: CheckInputs, private: PrivateChecks, costs: dict[str, fl
     for name in _TVD_WAYS:
         if name in costs:
             figures[name] = _tvd(private, inputs, name, costs[name], plan, answers)
-    for name in ("clamped_share", "other_share"):
+    for name, scale in (("clamped_share", plan.n_train), ("other_share", plan.n_sample)):
         if name in costs:
-            figures[name] = _column_shares(private, name, costs[name], plan, answers)
+            note = plan.sample_note(inputs) if name == "other_share" else None
+            figures[name] = _column_shares(private, (name, scale, note), costs[name], answers)
     if "tstr_score" in costs:
         figures["tstr_score"] = _tstr_score(private, inputs, synth, costs["tstr_score"], plan, answers)
     return figures
@@ -153,11 +185,13 @@ def _dp_figures(inputs: CheckInputs, private: PrivateChecks, costs: dict[str, fl
 
 @dataclass(frozen=True)
 class _SamplePlan:
-    """Public sizes derived from the noisy row counts: the row count for shares, and k, the number
-    of rows of each check sample compared (k sits 3 noise deviations below the noisy counts, so
-    both samples almost surely hold k rows)."""
+    """Public sizes derived from the noisy row counts: the row count for shares, the size of the
+    marginal checks' sample (min(ñ, gate.sample_rows)), and k, the number of rows of each check
+    sample compared (k sits 3 noise deviations below the noisy counts, so both samples almost
+    surely hold k rows)."""
 
     n_train: float
+    n_sample: float
     k_pair: int
     k_holdout: int
 
@@ -168,7 +202,13 @@ class _SamplePlan:
         margin = 3 * rows.stddev
         k_holdout = int(max(0, math.floor(min(cap, holdout - margin))))
         k_pair = int(max(0, math.floor(min(cap, train - margin, holdout - margin))))
-        return cls(max(train, 1.0), k_pair, k_holdout)
+        n_train = max(train, 1.0)
+        return cls(n_train, min(n_train, float(inputs.config.gate.sample_rows)), k_pair, k_holdout)
+
+    def sample_note(self, inputs: CheckInputs) -> str | None:
+        """Says so when the marginal checks counted a sample (judged on the noisy count: public)."""
+        cap = inputs.config.gate.sample_rows
+        return f"counted over a secret sample of {cap:,} training rows" if self.n_train > cap else None
 
 
 def _rate_excess(private: PrivateChecks, name: str, predicate: SamplePredicate, cost: float, plan: _SamplePlan,
@@ -190,8 +230,8 @@ def _tvd(private: PrivateChecks, inputs: CheckInputs, name: str, cost: float, pl
     shares = [_synthetic_shares(inputs.synth_codes, sizes, s) for s in sets]
     answer = private.l1_deviation(name, marginals, shares, cost=cost)
     answers.append(answer)
-    scale = 2 * plan.n_train * len(marginals)
-    return Figure(max(0.0, answer["l1"]) / scale, answer.stddev / scale)
+    scale = 2 * plan.n_sample * len(marginals)
+    return Figure(max(0.0, answer["l1"]) / scale, answer.stddev / scale, note=plan.sample_note(inputs))
 
 
 def _synthetic_shares(codes: np.ndarray, sizes: list[int], columns: tuple[int, ...]) -> np.ndarray:
@@ -202,12 +242,15 @@ def _synthetic_shares(codes: np.ndarray, sizes: list[int], columns: tuple[int, .
     return shares
 
 
-def _column_shares(private: PrivateChecks, counts: str, cost: float, plan: _SamplePlan,
+def _column_shares(private: PrivateChecks, counts: tuple[str, float, str | None], cost: float,
                    answers: list[NoisyCounts]) -> Figure:
-    answer = private.column_counts(counts, cost=cost)
+    """Noisy per-column shares: `counts` names the counts, the (public) number of rows they are over,
+    and a note saying when that is a sample."""
+    name, rows, note = counts
+    answer = private.column_counts(name, cost=cost)
     answers.append(answer)
-    shares = {column: value / plan.n_train for column, value in zip(answer.names, answer.values)}
-    return Figure(max(shares.values()), answer.stddev / plan.n_train, columns=shares)
+    shares = {column: value / rows for column, value in zip(answer.names, answer.values)}
+    return Figure(max(shares.values()), answer.stddev / rows, columns=shares, note=note)
 
 
 def _tstr_score(private: PrivateChecks, inputs: CheckInputs, synth: pd.DataFrame, cost: float, plan: _SamplePlan,
@@ -257,6 +300,7 @@ def _dp_figures_from_exact(inputs: CheckInputs, costs: dict[str, float], answers
     if "gate:rows" not in exact:
         return out
     n_train = max(exact["gate:rows"][0], 1.0)
+    n_sample = max(float(len(inputs.train_codes)), 1.0)
     noisy = {a.label: a for a in answers}
     for answer in answers:
         values = exact[answer.label]
@@ -267,9 +311,10 @@ def _dp_figures_from_exact(inputs: CheckInputs, costs: dict[str, float], answers
         elif name.startswith("tvd_"):
             n_sets = len(column_sets(len(inputs.codec.domain.sizes), int(name[4]), max_sets=_MAX_SETS,
                                      rng=np.random.default_rng([inputs.seed, 3, int(name[4])])))
-            out[name] = values[0] / (2 * n_train * n_sets)
+            out[name] = values[0] / (2 * n_sample * n_sets)
         elif name in ("clamped_share", "other_share"):
-            out[name] = max(values) / n_train if values else None
+            rows = n_train if name == "clamped_share" else n_sample
+            out[name] = max(values) / rows if values else None
         elif name == "tstr_score":
             k_holdout = _SamplePlan.of(inputs, noisy["gate:rows"]).k_holdout
             out[name] = values[0] / k_holdout if k_holdout else None
@@ -327,6 +372,8 @@ def _exact_figures(inputs: CheckInputs) -> tuple[dict[str, float | None], dict[s
     details["risk"] = asdict(risk)
     details["sample_rows"] = {"train": len(inputs.train_sample), "holdout": len(inputs.holdout_sample),
                               "synthetic": len(inputs.synth_sample)}
+    details["marginal_sample_rows"] = {"train": len(inputs.train_codes), "train_all": inputs.rows_trained,
+                                       "synthetic": len(inputs.synth_codes)}
     details["columns"] = _per_column(inputs)
     details.update(report_details(  # internal report's plots only; decides nothing
         train_codes=inputs.train_codes, synth_codes=inputs.synth_codes, sizes=sizes,

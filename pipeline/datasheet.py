@@ -79,6 +79,7 @@ def build_datasheet(manifest: dict[str, Any], checks: list[dict[str, Any]], conf
                          else "carries no information about anyone"))}
             for f in manifest.get("fabricated", [])],
         "gate": {"decision": manifest["decision"], "dp_checks": dp_checks, "non_dp_checks_left_out": n_left_out,
+                 "sample_rows": config.gate.sample_rows,
                  "decision_inside_dp_guarantee": not decided_outside},
         "uses": {
             "fine_for": _FINE_FOR.get(kind, ["code development and testing"]),
@@ -136,6 +137,10 @@ def render_datasheet(sheet: dict[str, Any]) -> str:
             verdict = {True: "pass", False: "FAIL"}.get(c.get("passed"), "not checked")
             lines.append(f"| {_cell(c.get('name'))} | {value} | {threshold} | {verdict} |")
         lines += _per_column_lines(g["dp_checks"])
+        if any(str(c.get("name", "")).startswith("tvd_") or c.get("name") == "other_share" for c in g["dp_checks"]):
+            lines += ["", f"The marginal checks (tvd_*, other_share) count at most {g['sample_rows']:,} training "
+                      "rows, drawn with the run's secret key, and as many synthetic rows; a smaller training set is "
+                      "counted whole."]
     else:
         lines.append("No gate figure of this release is DP, so none is published here.")
     if g["non_dp_checks_left_out"]:

@@ -113,7 +113,9 @@ class CheckResult:
         noise = f" ± {self.stddev:.2g} (DP)" if self.dp else " (exact, not DP)"
         where = f" in column(s) {', '.join(repr(c) for c in self.failing_columns)}" if self.failing_columns else ""
         past = f", fails past {self.limit:.4g}" if self.dp and self.margin and self.stddev else ""
-        return f"{self.name} = {self.value:.4g}{noise} (must be {sign} {self.threshold:g}{past}): {verdict}{where}"
+        said = f" ({self.note})" if self.note else ""
+        return (f"{self.name} = {self.value:.4g}{noise} (must be {sign} {self.threshold:g}{past}): "
+                f"{verdict}{where}{said}")
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "value": self.value, "stddev": self.stddev, "threshold": self.threshold,

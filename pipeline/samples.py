@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["RowSample"]
+__all__ = ["RowIndexSample", "RowSample"]
 
 
 class RowSample:
@@ -43,3 +43,27 @@ class RowSample:
             return pd.DataFrame()
         order = np.argsort(self._keys, kind="stable")
         return self._rows.iloc[order].reset_index(drop=True)
+
+
+class RowIndexSample:
+    """The positions (in stream order) of the `size` rows with the smallest priorities: the same
+    bottom-k rule as `RowSample`, for rows kept elsewhere (the training codes), in 12 bytes a row."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._seen = 0
+        self._keys = np.empty(0)
+        self._rows = np.empty(0, np.int64)
+
+    def add(self, priorities: np.ndarray) -> None:
+        keys = np.concatenate([self._keys, np.asarray(priorities, dtype=np.float64)])
+        rows = np.concatenate([self._rows, np.arange(self._seen, self._seen + len(priorities), dtype=np.int64)])
+        self._seen += len(priorities)
+        if len(keys) > self.size:
+            keep = np.argpartition(keys, self.size - 1)[: self.size]
+            keys, rows = keys[keep], rows[keep]
+        self._keys, self._rows = keys, rows
+
+    def rows(self) -> np.ndarray:
+        """The kept positions, ascending (every position when at most `size` rows were seen)."""
+        return np.sort(self._rows)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from synthgate.privacy.estimate import DomainStatistics
@@ -21,7 +22,7 @@ from .context import Progress
 from .errors import ContractError, InputError
 from .formats import format_from_suffix
 from .load import ParseFailures, SplitBatch, iter_batches, iter_split_batches
-from .samples import RowSample
+from .samples import RowIndexSample, RowSample
 from .split import RowKeys, SplitKey
 from .units import UnitRows, bound_contributions
 
@@ -32,7 +33,9 @@ __all__ = ["Validated", "validate_source", "validate_input"]
 @dataclass(frozen=True)
 class Validated:
     """What pass 1 found: exact sizes (internal), domain statistics (released only through DP), and the
-    check samples (bottom-k by a keyed priority, so a neighbour swaps at most one row in and out)."""
+    check samples (bottom-k by a keyed priority, so a neighbour swaps at most one row in and out):
+    `check_rows` are the positions, among the training rows in stream order (the order of the
+    training codes), of the `gate.sample_rows` rows the marginal checks count."""
 
     n_train: int
     n_holdout: int
@@ -40,6 +43,7 @@ class Validated:
     holdout_sample: pd.DataFrame
     statistics: DomainStatistics
     units: UnitRows | None
+    check_rows: np.ndarray
 
 
 def validate_source(config: ReleaseConfig, key: SplitKey, progress: Progress | None = None, *,
@@ -53,6 +57,7 @@ def validate_source(config: ReleaseConfig, key: SplitKey, progress: Progress | N
     statistics = DomainStatistics(config.estimated_kinds)
     train_sample = RowSample(config.utility.sample_rows)
     holdout_sample = RowSample(config.utility.sample_rows)
+    check_rows = RowIndexSample(config.gate.sample_rows)
     n_train = n_holdout = 0
     files: dict[Path, tuple[ParseFailures, dict[tuple[str, str], int]]] = {}
     for path, failures, part in _split_source(config, key, units):
@@ -62,6 +67,7 @@ def validate_source(config: ReleaseConfig, key: SplitKey, progress: Progress | N
         if keep is not None:
             keep(part.train)
         train_sample.add(part.train, part.train_priority)
+        check_rows.add(part.train_priority)
         holdout_sample.add(part.holdout, part.holdout_priority)
         n_train += len(part.train)
         n_holdout += len(part.holdout)
@@ -76,7 +82,8 @@ def validate_source(config: ReleaseConfig, key: SplitKey, progress: Progress | N
     if n_holdout < 1:
         raise InputError(f"{config.holdout_path or config.source_path}: the holdout is empty; the risk checks need "
                          "unseen rows (use a larger input or a holdout file)")
-    return Validated(n_train, n_holdout, train_sample.frame(), holdout_sample.frame(), statistics, units)
+    return Validated(n_train, n_holdout, train_sample.frame(), holdout_sample.frame(), statistics, units,
+                     check_rows.rows())
 
 
 def validate_input(config: ReleaseConfig) -> tuple[int, int]:

@@ -16,9 +16,11 @@ Sensitivities (one individual owns at most `contribution` = k rows on one side o
   count moves by at most k, and only one side moves.
 - `l1_deviation`: Σ over the given marginals and cells of |N_cell − n·q_cell|, with q public
   (the synthetic table's shares): one row moves one N by 1 and n by 1, so each marginal moves by at
-  most 2, the sum by 2·k·(number of marginals); rounded to an integer, +1.
+  most 2, the sum by 2·k·(number of marginals); rounded to an integer, +1. `codes` may be a
+  bottom-k sample of the training rows by secret priority (fixed cost on long tables): a neighbour
+  then swaps a row in and one out (one N up by 1, one down by 1, n fixed), again at most 2 a marginal.
 - `column_counts`: a count per column (rows clamped to DP bounds, rows in `__other__`): a row adds
-  at most 1 to each, so k·√c in L2 (k·c in L1) over c columns.
+  at most 1 to each (or, over a bottom-k sample, swaps in for one row), so k·√c in L2 (k·c in L1).
 """
 
 from __future__ import annotations
@@ -62,12 +64,17 @@ class PrivateChecks:
 
     def __init__(self, *, codes: np.ndarray, domain: Domain, train_sample: pd.DataFrame,
                  holdout_sample: pd.DataFrame, n_holdout: int, column_counts: Mapping[str, Mapping[str, int]],
-                 accountant: Accountant, contribution: int = 1) -> None:
+                 accountant: Accountant, contribution: int = 1, n_train: int | None = None) -> None:
+        """`codes`: the training rows, or a bottom-k sample of them by secret priority (then `n_train`
+        is the number of all of them)."""
         if codes.ndim != 2 or codes.shape[1] != len(domain.columns):
             raise ValueError("codes must be a 2-d array with one column per domain column")
         if isinstance(contribution, bool) or not (isinstance(contribution, int | np.integer) and contribution >= 1):
             raise ValueError("contribution must be a positive whole number of rows per individual")
+        if n_train is not None and n_train < codes.shape[0]:
+            raise ValueError("n_train counts every training row: it cannot be below the rows in codes")
         self.__codes = codes
+        self.__n_train = codes.shape[0] if n_train is None else int(n_train)
         self.__train_sample = train_sample
         self.__holdout_sample = holdout_sample
         self.__n_holdout = int(n_holdout)
@@ -93,7 +100,7 @@ class PrivateChecks:
     def row_counts(self, *, cost: float) -> NoisyCounts:
         """Noisy (training rows, holdout rows)."""
         return self._answer("gate:rows", ("train", "holdout"), cost, l2=self._k, l1=self._k,
-                            exact=lambda: np.array([self.__codes.shape[0], self.__n_holdout]))
+                            exact=lambda: np.array([self.__n_train, self.__n_holdout]))
 
     def side_hits(self, name: str, predicate: SamplePredicate, *, cost: float, first: int,
                   sides: Sequence[str] = ("train", "holdout")) -> NoisyCounts:

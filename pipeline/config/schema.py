@@ -272,6 +272,10 @@ class GateSpec(_Strict):
     max_correlation_error: Annotated[float, Field(ge=0.0)] | None = None
     min_tstr_ratio: Annotated[float, Field(ge=0.0)] | None = None
     non_dp_checks: tuple[NonDpCheck, ...] = ()
+    # The marginal checks (TVD, `__other__` share; DP and exact) count at most this many training
+    # rows, drawn with the run's secret key, and as many synthetic rows: their cost stays fixed
+    # however long the table (tables up to this size are counted whole).
+    sample_rows: Annotated[int, Field(ge=1000, le=100_000_000)] = 250_000
 
     @model_validator(mode="after")
     def _opted_in_checks_have_thresholds(self) -> GateSpec:

@@ -20,7 +20,7 @@ from synthgate.pipeline.encode import TableCodec, codec_from_spec
 from synthgate.pipeline.gate import HOLD, RELEASE, gate
 from synthgate.pipeline.load import Batch, iter_batches, iter_split_batches
 from synthgate.pipeline.plan import plan_budget
-from synthgate.pipeline.samples import RowSample
+from synthgate.pipeline.samples import RowIndexSample, RowSample
 from synthgate.pipeline.split import RowKeys, SplitKey
 from synthgate.privacy.accountant import Accountant, Budget
 from synthgate.privacy.checks import NoisyCounts, PrivateChecks
@@ -42,11 +42,16 @@ def codec() -> TableCodec:
     return TableCodec([codec_from_spec(c, bins=CONFIG.model.bins) for c in CONFIG.attributes])
 
 
-def _inputs(frame: pd.DataFrame, key: SplitKey, codec: TableCodec, synthetic: pd.DataFrame) -> CheckInputs:
+def _inputs(frame: pd.DataFrame, key: SplitKey, codec: TableCodec, synthetic: pd.DataFrame,
+            marginal_rows: int | None = None) -> CheckInputs:
+    """The check inputs of `frame`; with `marginal_rows`, the marginal checks count that many
+    training rows (a keyed bottom-k sample, as a run on a long table does)."""
     train_sample, holdout_sample = RowSample(SAMPLE_ROWS), RowSample(SAMPLE_ROWS)
+    marginal = RowIndexSample(marginal_rows or len(frame))
     trains, n_holdout = [], 0
     for part in iter_split_batches(iter([Batch(frame.reset_index(drop=True), 0)]), row_keys=RowKeys(key, 0.2)):
         train_sample.add(part.train, part.train_priority)
+        marginal.add(part.train_priority)
         holdout_sample.add(part.holdout, part.holdout_priority)
         trains.append(part.train)
         n_holdout += len(part.holdout)
@@ -55,9 +60,11 @@ def _inputs(frame: pd.DataFrame, key: SplitKey, codec: TableCodec, synthetic: pd
     synth_codes = codec.encode(synthetic)
     # a per-row indicator stands in for "clamped to DP bounds" (this config's bounds are public)
     clamped = {"age": int((train["age"] > 60).sum()), "family": int((train["family"] > 4).sum())}
-    return CheckInputs(config=CONFIG, codec=codec, train_codes=codes, synth_codes=synth_codes,
+    config = CONFIG if marginal_rows is None else CONFIG.model_copy(
+        update={"gate": CONFIG.gate.model_copy(update={"sample_rows": marginal_rows})})
+    return CheckInputs(config=config, codec=codec, train_codes=codes[marginal.rows()], synth_codes=synth_codes,
                        train_sample=train_sample.frame(), holdout_sample=holdout_sample.frame(),
-                       synth_sample=synthetic, seed=7, n_holdout=n_holdout, clamped=clamped)
+                       synth_sample=synthetic, seed=7, n_holdout=n_holdout, clamped=clamped, n_train=len(codes))
 
 
 class FixedRows(PrivateChecks):
@@ -67,9 +74,11 @@ class FixedRows(PrivateChecks):
         return NoisyCounts("gate:rows", ("train", "holdout"), (2400.0, 600.0), 0.0, 1.0, cost)
 
 
+@pytest.mark.parametrize("marginal_rows", [None, 1000])
 @pytest.mark.parametrize("change", ["remove-first", "remove-middle", "add-duplicate", "add-new"])
 def test_each_gate_query_moves_within_its_stated_sensitivity(table: pd.DataFrame, codec: TableCodec,
-                                                             change: str) -> None:
+                                                             change: str, marginal_rows: int | None) -> None:
+    """Also when the marginal checks count a 1,000-row keyed sample of the ~2,400 training rows."""
     synthetic = table.sample(n=1500, random_state=1, replace=True).reset_index(drop=True)
     synthetic["age"] = (synthetic["age"] + 1).clip(upper=120)  # near, not exact, copies for most rows
     key = SplitKey.fresh()
@@ -87,7 +96,7 @@ def test_each_gate_query_moves_within_its_stated_sensitivity(table: pd.DataFrame
         neighbour = pd.concat([extra, table])
 
     def answers(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        inputs = _inputs(frame, key, codec, synthetic)
+        inputs = _inputs(frame, key, codec, synthetic, marginal_rows)
         seen: list[PrivateChecks] = []
 
         def factory(**kwargs: object) -> PrivateChecks:
@@ -191,3 +200,27 @@ def test_gate_noise_has_the_stated_deviation(table: pd.DataFrame, codec: TableCo
     assert errors.std() == pytest.approx(answer.stddev, rel=0.06)
     assert private(3).stddev(0.5, l2=3 * np.sqrt(2000), l1=3 * 2000) == pytest.approx(3 * answer.stddev)
     assert private(3).column_counts("many", cost=0.5).stddev == pytest.approx(3 * answer.stddev)
+
+
+def test_marginal_checks_on_a_sample_keep_the_whole_tables_figures(table: pd.DataFrame, codec: TableCodec) -> None:
+    """A 1,000-row keyed sample of ~2,400 training rows: the DP TVD and `__other__` figures are scaled
+    by the sample's size (min of the noisy count and the cap), land near the whole table's, and say so;
+    the row count and the clamped share stay over every training row."""
+    synthetic = table.sample(n=3000, random_state=5, replace=True).reset_index(drop=True)
+    costs = {"rows": 1.0, "tvd_1way_mean": 5.0, "tvd_2way_mean": 5.0, "clamped_share": 1.0}
+    key = SplitKey.fresh()
+    whole = _inputs(table, key, codec, synthetic)
+    sampled = _inputs(table, key, codec, synthetic, marginal_rows=1000)
+    assert len(sampled.train_codes) == 1000 and sampled.n_train == len(whole.train_codes) > 2000
+    checked = {name: measure_gate(inputs, accountant=Accountant(Budget(100.0, 1e-3)), costs=costs)
+               for name, inputs in (("whole", whole), ("sampled", sampled))}
+    rows = {name: c.details["gate_queries"][0]["exact"] for name, c in checked.items()}
+    assert rows["whole"] == rows["sampled"] == [len(whole.train_codes), whole.n_holdout]
+    for name in ("tvd_1way_mean", "tvd_2way_mean"):
+        full, part = checked["whole"].figures[name], checked["sampled"].figures[name]
+        assert full.note is None and part.note == "counted over a secret sample of 1,000 training rows"
+        assert part.stddev > full.stddev  # the same noise over fewer rows
+        assert abs(part.value - full.value) < 0.05 + 3 * (part.stddev + full.stddev), name  # sampling error
+        assert checked["sampled"].exact[name] == pytest.approx(part.value, abs=4 * part.stddev + 1e-3)
+    assert checked["sampled"].figures["clamped_share"].value == pytest.approx(
+        checked["whole"].figures["clamped_share"].value, abs=0.02)

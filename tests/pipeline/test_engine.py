@@ -88,3 +88,22 @@ def test_a_batch_that_breaks_the_contract_is_refused_by_the_contract_not_by_enco
         with open_engine(config, SplitKey.fresh(), tmp_path / "out") as engine:
             engine.validate()
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+
+
+@pytest.mark.parametrize("name", ["acs12", "health_insurance"])
+def test_the_marginal_sample_picks_the_check_samples_rows_from_the_codes(name: str, tmp_path: Path) -> None:
+    """`check_rows` are positions in the engine's training codes: with both caps at 1,000, the codes at
+    those positions are the check sample's rows (the same bottom-k of the secret priority), encoded,
+    on both engine paths (public domains encoded in pass 1, estimated ones spilled)."""
+    loaded = load_config(ROOT / "configs" / f"{name}.yaml")
+    config = loaded.model_copy(update={"gate": loaded.gate.model_copy(update={"sample_rows": 1000}),
+                                       "utility": loaded.utility.model_copy(update={"sample_rows": 1000})})
+    with open_engine(config, SplitKey.fresh(), tmp_path / "out") as engine:
+        validated = engine.validate()
+        codec = _codec(config) if any(c.is_estimated for c in config.attributes) else TableCodec(
+            [codec_from_spec(c, bins=config.model.bins) for c in config.attributes])
+        codes = engine.encode(codec).codes
+    assert validated.n_train > 1000 and len(validated.check_rows) == 1000
+    sampled = codes[validated.check_rows]
+    expected = codec.encode(validated.train_sample).astype(sampled.dtype)
+    assert sorted(map(tuple, sampled.tolist())) == sorted(map(tuple, expected.tolist()))

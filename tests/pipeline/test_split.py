@@ -18,7 +18,7 @@ from scipy import stats
 
 from synthgate.pipeline.config import load_config
 from synthgate.pipeline.load import Batch, iter_batches, iter_split, iter_split_batches
-from synthgate.pipeline.samples import RowSample
+from synthgate.pipeline.samples import RowIndexSample, RowSample
 from synthgate.pipeline.split import OccurrenceCounter, RowKeys, SplitKey, row_hashes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,3 +126,37 @@ def test_row_hashes_depend_on_the_secret_and_never_show_it(table: pd.DataFrame) 
     assert np.array_equal(row_hashes(head, key), row_hashes(head.copy(), key))
     assert not np.array_equal(row_hashes(head, key), row_hashes(head, SplitKey.fresh()))
     assert str(key.row) not in repr(key) and key.hash_key not in repr(key)
+
+
+def _marginal_sample(frame: pd.DataFrame, key: SplitKey, *, size: int = 1000, batch: int = 1000) -> pd.DataFrame:
+    """The training rows a run's marginal checks count: positions kept by RowIndexSample."""
+    rows, trains = RowIndexSample(size), []
+    for part in iter_split_batches(_batches(frame, batch), row_keys=RowKeys(key, 0.2)):
+        rows.add(part.train_priority)
+        trains.append(part.train)
+    return pd.concat(trains, ignore_index=True).iloc[rows.rows()]
+
+
+def test_the_marginal_sample_is_keyed_fixed_size_and_swaps_one_row_for_a_neighbour(table: pd.DataFrame) -> None:
+    """The same rule as the check samples (bottom-k of the secret priority), by position among the
+    training rows: the same rows as RowSample keeps, whatever the batches; other rows with another key;
+    a neighbour moves it by one row in and one out at most."""
+    key = SplitKey.fresh()
+    base = _marginal_sample(table, key)
+    assert len(base) == 1000
+    assert _multiset(base) == _marginal_sample_rows_by_row_sample(table, key)
+    assert _multiset(_marginal_sample(table, key, batch=333)) == _multiset(base)
+    other_key = _multiset(_marginal_sample(table, SplitKey.fresh()))
+    assert sum((_multiset(base) - other_key).values()) > 500
+    duplicate_early = pd.concat([table.iloc[:9], table.iloc[[7]], table.iloc[9:]])
+    for neighbour in (table.iloc[1:], table.drop(index=123), duplicate_early):
+        other = _multiset(_marginal_sample(neighbour.reset_index(drop=True), key))
+        assert sum((_multiset(base) - other).values()) <= 1 and sum((other - _multiset(base)).values()) <= 1
+    assert len(_marginal_sample(table.iloc[:900], key)) == len(_split(table.iloc[:900], key)[0])  # small: all
+
+
+def _marginal_sample_rows_by_row_sample(frame: pd.DataFrame, key: SplitKey) -> Counter[tuple[object, ...]]:
+    rows = RowSample(1000)
+    for part in iter_split_batches(_batches(frame, 1000), row_keys=RowKeys(key, 0.2)):
+        rows.add(part.train, part.train_priority)
+    return _multiset(rows.frame())
