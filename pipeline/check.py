@@ -52,7 +52,7 @@ from .synthesize import Sampled
 from .training import Encoded
 from .validate import Validated
 from .encode import BooleanCodec, CategoricalCodec, DatetimeCodec, NumericCodec, TableCodec
-from .gate import Figure
+from .gate import RULES, Figure
 
 __all__ = ["CheckInputs", "Checked", "run_checks", "measure_gate", "model_view", "embedding_column", "exact_counts",
            "synthetic_sample"]
@@ -170,7 +170,8 @@ def _dp_figures(inputs: CheckInputs, private: PrivateChecks, costs: dict[str, fl
     for name, predicate in (("exact_match_excess", _exact_copy(inputs, synth)),
                             ("near_match_excess", _near_copy(inputs, synth))):
         if name in costs:
-            figures[name] = _rate_excess(private, name, predicate, costs[name], plan, answers)
+            figures[name] = (_too_noisy_to_decide(private, inputs, name, costs[name], plan)
+                             or _rate_excess(private, name, predicate, costs[name], plan, answers))
     for name in _TVD_WAYS:
         if name in costs:
             figures[name] = _tvd(private, inputs, name, costs[name], plan, answers)
@@ -209,6 +210,27 @@ class _SamplePlan:
         """Says so when the marginal checks counted a sample (judged on the noisy count: public)."""
         cap = inputs.config.gate.sample_rows
         return f"counted over a secret sample of {cap:,} training rows" if self.n_train > cap else None
+
+
+def _too_noisy_to_decide(private: PrivateChecks, inputs: CheckInputs, name: str, cost: float,
+                         plan: _SamplePlan) -> Figure | None:
+    """A comparison over so few rows that even the largest excess a rate can show (1: every compared
+    row a copy) would not pass its limit (threshold + hold_margin noise sds) is not asked, nor charged:
+    it could only fail by noise. A 2,000-row table compared k = 1 rows, sd 2.8 against a threshold of
+    0.05, and held about 1 release in 50. Judged on public figures only: the cost, the noisy row
+    counts and the config."""
+    gate = inputs.config.gate
+    threshold = getattr(gate, RULES[name].threshold_field)
+    if plan.k_pair < 1 or threshold is None:
+        return None
+    contribution = inputs.config.contribution
+    stddev = private.stddev(cost, l2=contribution, l1=contribution) * math.sqrt(2) / plan.k_pair
+    limit = threshold + gate.hold_margin * stddev
+    if limit < 1.0:
+        return None
+    return Figure(None, note=f"too few rows compared ({plan.k_pair:,}) for a DP figure that could decide: with noise "
+                             f"sd {stddev:.2g} it would fail only past {limit:.3g}, above the largest possible "
+                             "excess (1); not asked")
 
 
 def _rate_excess(private: PrivateChecks, name: str, predicate: SamplePredicate, cost: float, plan: _SamplePlan,

@@ -224,3 +224,30 @@ def test_marginal_checks_on_a_sample_keep_the_whole_tables_figures(table: pd.Dat
         assert checked["sampled"].exact[name] == pytest.approx(part.value, abs=4 * part.stddev + 1e-3)
     assert checked["sampled"].figures["clamped_share"].value == pytest.approx(
         checked["whole"].figures["clamped_share"].value, abs=0.02)
+
+
+class FewHoldoutRows(PrivateChecks):
+    """Noisy counts that leave only 20 holdout rows to compare: k = 20."""
+
+    def row_counts(self, *, cost: float) -> NoisyCounts:
+        return NoisyCounts("gate:rows", ("train", "holdout"), (2400.0, 20.0), 0.0, 1.0, cost)
+
+
+def test_a_comparison_too_noisy_to_decide_is_neither_asked_nor_charged(table: pd.DataFrame,
+                                                                      codec: TableCodec) -> None:
+    """At k = 20 the match-excess noise sd (~0.7 at epsilon 1) puts the limit (0.05 + 2 sd) past the largest
+    excess a rate can show (1): such a figure could only fail by noise, so it is not asked, and says why."""
+    synthetic = table.sample(n=800, random_state=3).reset_index(drop=True)
+    accountant = Accountant(Budget(1.0, 1e-6))
+    plan = plan_budget(CONFIG, accountant.budget)
+    measured = measure_gate(_inputs(table, SplitKey.fresh(), codec, synthetic), accountant=accountant,
+                            costs=plan.gate_costs, private_checks=FewHoldoutRows)
+    charged = {c.label for c in accountant.charges}
+    for name in ("exact_match_excess", "near_match_excess"):
+        assert f"gate:{name}" not in charged
+        figure = measured.figures[name]
+        assert figure.value is None and figure.note is not None and "above the largest possible excess" in figure.note
+    assert "gate:tvd_1way_mean" in charged  # the other checks are asked as before
+    decision = gate(measured.figures, CONFIG.gate)
+    (check,) = [c for c in decision.checks if c.name == "near_match_excess"]
+    assert check.passed is None and "not asked" in check.reason

@@ -75,7 +75,11 @@ def test_plan_total_is_what_the_following_run_spends(tmp_path: Path, capsys: pyt
         assert set(domains) == set(planned) and domains["domain:rows"] == pytest.approx(planned["domain:rows"])
         # a small table's columns get at least the even split, sized by the noisy row count
         assert domains["domain:categories:city"] >= planned["domain:categories:city"] * (1 - 1e-9)
-        assert result["spent"]["dataset"]["spent_epsilon"] == pytest.approx(plan["ledger"]["spent_epsilon_after"])
+        dataset = result["spent"]["dataset"]["spent_epsilon"]
+        if expected == plan["total"]:
+            assert dataset == pytest.approx(plan["ledger"]["spent_epsilon_after"])
+        else:  # the ledger composes what was spent: less than the plan's reservation, more than before the run
+            assert plan["ledger"].get("spent_epsilon", 0.0) < dataset < plan["ledger"]["spent_epsilon_after"]
         code, plan = plan_json(config, capsys)
         assert plan["ledger"]["lifetime_from"] == "ledger" and plan["ledger"]["n_batches"] == round_ + 1
 
