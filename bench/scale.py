@@ -4,6 +4,7 @@ Run from the repository root:
 
     .venv/bin/python -m bench.scale [--rows 1000000,3000000,10000000] [--repeats 3] [--large-repeats 1]
                                     [--sources csv] [--tag after]
+    .venv/bin/python -m bench.scale --rows 1000000 --repeats 1 --sources csv,spark --tag spark
 
 The input is the shared fertility table resampled *with replacement* to each size (seeded; written
 once to bench/.work/scale, git-ignored, as CSV and as a hive-partitioned Parquet folder). For every
@@ -14,7 +15,8 @@ table's reviewed config at epsilon 1 (default model), so the run's peak RSS is i
 Reported per size: wall time of the run and of the floor (their ratio is the target, <= 3), peak RSS
 of the run's process (ru_maxrss), rows per second per stage, and the linear fit of run time against
 rows (slope and intercept). Writes bench/scale/results.json and results.md (`--tag` names them,
-e.g. results_before.md).
+e.g. results_before.md). Source `spark` is the same CSV with `engine: spark` on Spark local mode
+(local[2], Java from PATH); its peak RSS is the Python driver's only (the JVM is another process).
 """
 
 from __future__ import annotations
@@ -75,7 +77,10 @@ source, kind, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 raw = parse_yaml(Path(sys.argv[4]).read_text())
 raw["source"] = {"path": str(source)}
 raw["privacy"]["lifetime_epsilon"] = 1000.0
-if kind != "csv":
+if kind == "spark":
+    raw["engine"] = "spark"
+    raw["spark"] = {"master": "local[2]", "conf": {"spark.driver.memory": "2g", "spark.ui.enabled": "false"}}
+elif kind != "csv":
     raw["columns"]["part"] = {"role": "identifier"}
 config = config_from_mapping(raw, path=Path(sys.argv[4]))
 start = time.perf_counter()
@@ -88,7 +93,8 @@ print(json.dumps({"wall": wall, "timings": result.timings, "decision": result.de
 
 def _child(script: str, *args: str) -> dict[str, Any]:
     proc = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=7200,
-                          cwd=REPO, env={"GX_ANALYTICS_ENABLED": "False", "PATH": "/usr/bin:/bin"})
+                          cwd=REPO, env={"GX_ANALYTICS_ENABLED": "False", "PATH": "/usr/bin:/bin",
+                                                   "SPARK_LOCAL_IP": "127.0.0.1"})
     if proc.returncode != 0:
         raise SystemExit(f"bench.scale: a child process failed:\n{proc.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -102,7 +108,7 @@ def run_one(n_rows: int, kind: str, repeat: int) -> dict[str, Any]:
     scratch = WORK / f"run_{n_rows}_{kind}_{repeat}"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    source = csv if kind == "csv" else folder
+    source = csv if kind in ("csv", "spark") else folder
     try:
         floor = _child(_FLOOR, str(csv), str(scratch / "floor.parquet"))
         (scratch / "floor.parquet").unlink()
@@ -126,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", default="1000000,3000000,10000000")
     parser.add_argument("--repeats", type=int, default=3, help="runs per size below 10M rows (median)")
     parser.add_argument("--large-repeats", type=int, default=1, help="runs per size of 10M rows or more")
-    parser.add_argument("--sources", default="csv", help="csv and/or parquet-dir")
+    parser.add_argument("--sources", default="csv", help="csv, parquet-dir and/or spark (the CSV on engine: spark)")
     parser.add_argument("--tag", default="", help="suffix of the result files, e.g. 'before'")
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.rows.split(",") if x]
