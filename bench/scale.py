@@ -3,7 +3,8 @@
 Run from the repository root:
 
     .venv/bin/python -m bench.scale [--rows 1000000,3000000,10000000] [--repeats 3] [--large-repeats 1]
-                                    [--sources csv,parquet-dir,postgres] [--tag after]
+                                    [--sources csv,parquet-dir,postgres,spark] [--tag after]
+    .venv/bin/python -m bench.scale --rows 1000000 --repeats 1 --sources csv,spark --tag spark
 
 The input is the shared fertility table resampled *with replacement* to each size (seeded; written
 once to bench/.work/scale, git-ignored, as CSV and as a hive-partitioned Parquet folder). For every
@@ -20,7 +21,9 @@ e.g. results_before.md).
 tests/services/postgres.py), loads each size's table into it once (ADBC bulk ingest), and per run
 measures, in a child process just before the run, a plain `COPY (SELECT <columns>) TO STDOUT` of
 the table (psycopg, bytes read and dropped) and the same SELECT fetched as Arrow batches through
-ADBC's PostgreSQL driver (what the run's reader does), beside the run's load stage.
+ADBC's PostgreSQL driver (what the run's reader does), beside the run's load stage. Source `spark`
+is the same CSV with `engine: spark` on Spark local mode (local[2], Java from PATH); its peak RSS is
+the Python driver's only (the JVM is another process).
 """
 
 from __future__ import annotations
@@ -121,7 +124,10 @@ raw["source"] = {"path": str(source)}
 if kind == "postgres":
     raw["source"] = {"url": sys.argv[1], "table": "fertility", "password_env": "SYNTHGATE_BENCH_PG_PASSWORD"}
 raw["privacy"]["lifetime_epsilon"] = 1000.0
-if kind == "parquet-dir":
+if kind == "spark":
+    raw["engine"] = "spark"
+    raw["spark"] = {"master": "local[2]", "conf": {"spark.driver.memory": "2g", "spark.ui.enabled": "false"}}
+elif kind == "parquet-dir":
     raw["columns"]["part"] = {"role": "identifier"}
 config = config_from_mapping(raw, path=Path(sys.argv[4]))
 start = time.perf_counter()
@@ -136,7 +142,7 @@ _POSTGRES: dict[str, str] = {}  # size -> database URL, and "password", while a 
 
 
 def _child(script: str, *args: str) -> dict[str, Any]:
-    env = {"GX_ANALYTICS_ENABLED": "False", "PATH": "/usr/bin:/bin"}
+    env = {"GX_ANALYTICS_ENABLED": "False", "PATH": "/usr/bin:/bin", "SPARK_LOCAL_IP": "127.0.0.1"}
     if "password" in _POSTGRES:
         env["SYNTHGATE_BENCH_PG_PASSWORD"] = _POSTGRES["password"]
     proc = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=7200,
@@ -154,7 +160,7 @@ def run_one(n_rows: int, kind: str, repeat: int) -> dict[str, Any]:
     scratch = WORK / f"run_{n_rows}_{kind}_{repeat}"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    source = {"csv": str(csv), "parquet-dir": str(folder)}.get(kind) or _POSTGRES[str(n_rows)]
+    source = {"csv": str(csv), "spark": str(csv), "parquet-dir": str(folder)}.get(kind) or _POSTGRES[str(n_rows)]
     database = None
     try:
         floor = _child(_FLOOR, str(csv), str(scratch / "floor.parquet"))
@@ -215,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", default="1000000,3000000,10000000")
     parser.add_argument("--repeats", type=int, default=3, help="runs per size below 10M rows (median)")
     parser.add_argument("--large-repeats", type=int, default=1, help="runs per size of 10M rows or more")
-    parser.add_argument("--sources", default="csv", help="csv, parquet-dir and/or postgres")
+    parser.add_argument("--sources", default="csv",
+                        help="csv, parquet-dir, postgres and/or spark (the CSV on engine: spark)")
     parser.add_argument("--tag", default="", help="suffix of the result files, e.g. 'before'")
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.rows.split(",") if x]

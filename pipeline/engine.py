@@ -3,8 +3,8 @@
 Everything before the DP domains (parse, contract, split, domain statistics, check samples) and
 the encoding after them is the engine's job; every stage after that reads codes only, so it does
 not care where the rows live. The local engine (`local_engine.py`: one pass over Arrow batches,
-codes in memory) is the default; a Spark engine for tables that outgrow one machine implements
-the same two calls.
+codes in memory) is the default; the Spark engine (`spark_engine.py`) for tables that outgrow one
+machine implements the same two calls.
 
 Privacy contract for any engine: the split and the check samples are the keyed functions of
 `split.py` (row content and occurrence, never position or seed); nothing data-dependent leaves
@@ -18,9 +18,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+from synthgate.privacy.counts import CodeCounts
 
 from .config import ReleaseConfig
 from .context import Progress
@@ -28,16 +30,23 @@ from .encode import TableCodec
 from .split import SplitKey
 from .validate import Validated
 
+if TYPE_CHECKING:
+    from .local_engine import LocalEngine
+    from .spark_engine import SparkEngine
+
 __all__ = ["Engine", "TrainingCodes", "open_engine"]
 
 
 @dataclass(frozen=True)
 class TrainingCodes:
     """The training rows as codes over the released domains (narrowest integer type that holds
-    every column's codes), and per estimated-bounds column how many values were clamped (exact)."""
+    every column's codes), and per estimated-bounds column how many values were clamped (exact).
+    `counts`, when given, counts the same codes where the engine keeps them (the model's marginals
+    are read through it); otherwise they are counted from `codes`."""
 
     codes: np.ndarray
     clamped: Mapping[str, int]
+    counts: CodeCounts | None = None
 
 
 class Engine(Protocol):
@@ -52,11 +61,17 @@ class Engine(Protocol):
 
 @contextmanager
 def open_engine(config: ReleaseConfig, key: SplitKey, out: Path) -> Iterator[Engine]:
-    """The engine for `config` (the local one); its scratch files beside `out` are removed on exit,
-    whether the run succeeds or fails."""
-    from .local_engine import LocalEngine
+    """The engine for `config` (`engine: local` or `spark`); its scratch files beside `out` (or
+    cached data on Spark) are removed on exit, whether the run succeeds or fails."""
+    engine: LocalEngine | SparkEngine
+    if config.engine == "spark":
+        from .spark_engine import SparkEngine
 
-    engine = LocalEngine(config, key, out)
+        engine = SparkEngine(config, key)
+    else:
+        from .local_engine import LocalEngine
+
+        engine = LocalEngine(config, key, out)
     try:
         yield engine
     finally:

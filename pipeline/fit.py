@@ -36,7 +36,8 @@ def fit_model(config: ReleaseConfig, domains: Domains, encoded: Encoded, account
     """Measure the training codes at the plan's model cost, fit, and size the synthetic table."""
     codec = domains.codec
     model = build_model(config.model.to_model_spec())
-    model.fit(PrivateTable(encoded.codes, codec.domain, accountant, contribution=config.contribution),
+    rows = encoded.codes if encoded.counts is None else encoded.counts
+    model.fit(PrivateTable(rows, codec.domain, accountant, contribution=config.contribution),
               domains.plan.model_cost)
     n_rows = _output_rows(config, model.n_estimate)
     warnings: list[str] = []

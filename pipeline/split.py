@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["SplitKey", "RowKeys", "OccurrenceCounter", "row_hashes", "uniform_from"]
+__all__ = ["SplitKey", "RowKeys", "OccurrenceCounter", "row_hashes", "uniform_from", "keys_of_rows"]
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -139,11 +139,20 @@ class RowKeys:
     def of(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(held-out mask, priorities in [0, 1)) for the next batch of the stream."""
         hashes = row_hashes(frame, self._key)
-        occurrence = self._occurrences.next_occurrences(hashes).astype(np.uint64)
-        with np.errstate(over="ignore"):
-            base = _keyed(hashes ^ (occurrence * _GOLDEN), self._key.row)
-            priority = uniform_from(_keyed(base, self._key.priority))
-            if not self._fraction:
-                return np.zeros(len(frame), bool), priority
-            held = uniform_from(_keyed(base, self._key.held)) < self._fraction
-        return held, priority
+        occurrence = self._occurrences.next_occurrences(hashes)
+        return keys_of_rows(hashes, occurrence, self._key, self._fraction)
+
+
+def keys_of_rows(hashes: np.ndarray, occurrence: np.ndarray, key: SplitKey,
+                 fraction: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """(held-out mask, priorities in [0, 1)) of rows from their hashes and occurrence numbers. Rows
+    with equal hashes are interchangeable, so any engine that numbers each hash's occurrences 0, 1, ...
+    in any order gets the same training and holdout multisets as the stream order gives."""
+    occurrence = occurrence.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        base = _keyed(hashes ^ (occurrence * _GOLDEN), key.row)
+        priority = uniform_from(_keyed(base, key.priority))
+        if not fraction:
+            return np.zeros(len(hashes), bool), priority
+        held = uniform_from(_keyed(base, key.held)) < fraction
+    return held, priority

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from synthgate.privacy.counts import CodeCounts
+
 from .config import ReleaseConfig
 from .context import Progress
 from .encode import TableCodec
@@ -35,6 +37,7 @@ class Encoded:
     codes: np.ndarray
     clamped: Mapping[str, int]
     warnings: tuple[str, ...]
+    counts: CodeCounts | None = None  # where the engine counts the codes for the model, if not from `codes`
 
 
 def encode_training(config: ReleaseConfig, codec: TableCodec, engine: Engine, validated: Validated,
@@ -48,7 +51,7 @@ def encode_training(config: ReleaseConfig, codec: TableCodec, engine: Engine, va
     warnings = _warnings(config, training.clamped, len(codes), validated)
     for warning in warnings:
         log.warning(warning)
-    return Encoded(codes, dict(training.clamped), warnings)
+    return Encoded(codes, dict(training.clamped), warnings, training.counts)
 
 
 def _warnings(config: ReleaseConfig, clamped: Mapping[str, int], n_rows: int, validated: Validated) -> tuple[str, ...]:

@@ -144,6 +144,26 @@ class DomainStatistics:
             histogram = self._histograms[column]
             histogram += np.bincount(slots * parts + sub, minlength=histogram.size).reshape(histogram.shape)
 
+    def merge(self, other: DomainStatistics) -> None:
+        """Add another part's statistics (same kinds) to these: parts counted apart (e.g. one per
+        Spark partition) merge to the statistics of their union."""
+        if other._kinds != self._kinds:
+            raise ValueError("statistics of different columns cannot be merged")
+        self._n_rows += other._n_rows
+        for column, histogram in other._histograms.items():
+            self._histograms[column] += histogram
+        for column, counter in other._counters.items():
+            self._counters[column].update(counter)
+
+    def __eq__(self, other: object) -> bool:
+        """The same exact statistics (for tests that compare engines); never published."""
+        if not isinstance(other, DomainStatistics):
+            return NotImplemented
+        return (self._kinds == other._kinds and self._n_rows == other._n_rows and self._counters == other._counters
+                and all(np.array_equal(h, other._histograms[c]) for c, h in self._histograms.items()))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: merged and updated in place
+
     def release_row_count(self, accountant: Accountant, *, cost: float, contribution: int = 1) -> float:
         """A noisy count of the training rows, to size the domain split; charges `cost` ('domain:rows')."""
         mechanism = _count_mechanism(cost, accountant.budget.accounting == "zcdp", contribution)

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .accountant import Accountant, Charge
+from .counts import ArrayCounts, CodeCounts
 from .domain import Domain, Measurement
 from .mechanisms import DiscreteGaussianCounts, GaussianSums, GeometricCounts, LaplaceSums, Mechanism, select_index
 
@@ -31,21 +32,31 @@ _SCORE_BITS = 10
 class PrivateTable:
     """Encoded training rows behind noisy queries. Holds no public accessor to the rows."""
 
-    def __init__(self, codes: np.ndarray, domain: Domain, accountant: Accountant, *, contribution: int = 1) -> None:
-        if codes.ndim != 2 or codes.shape[1] != len(domain.columns):
-            raise ValueError("codes must be a 2-d array with one column per domain column")
-        if not np.issubdtype(codes.dtype, np.integer):
-            raise ValueError("codes must be integers")
-        if codes.shape[0]:
+    def __init__(self, codes: np.ndarray | CodeCounts, domain: Domain, accountant: Accountant, *,
+                 contribution: int = 1) -> None:
+        """`codes`: the (n, k) integer codes in memory, or a `CodeCounts` that counts them where they
+        live (e.g. on Spark); the noise is drawn here either way."""
+        if isinstance(codes, np.ndarray):
+            if codes.ndim != 2 or codes.shape[1] != len(domain.columns):
+                raise ValueError("codes must be a 2-d array with one column per domain column")
+            if not np.issubdtype(codes.dtype, np.integer):
+                raise ValueError("codes must be integers")
+            counter: CodeCounts = ArrayCounts(codes)
+        else:
+            if codes.n_columns != len(domain.columns):
+                raise ValueError("codes must have one column per domain column")
+            counter = codes
+        if counter.n_rows:
             # A code outside its column's range would fail a query after it was charged, or (negative)
             # silently index the wrong score. Names the column only, never a value.
-            low, high = codes.min(axis=0), codes.max(axis=0)
+            low, high = counter.code_range()
             for j, column in enumerate(domain.columns):
                 if low[j] < 0 or high[j] >= domain.sizes[j]:
                     raise ValueError(f"codes for column '{column}' fall outside [0, {domain.sizes[j]})")
         if isinstance(contribution, bool) or not (isinstance(contribution, int | np.integer) and contribution >= 1):
             raise ValueError("contribution must be a positive whole number of rows per individual")
-        self.__codes = codes
+        self.__codes = codes if isinstance(codes, np.ndarray) else None
+        self.__counter = counter
         self._contribution = int(contribution)
         self._domain = domain
         self._accountant = accountant
@@ -141,7 +152,7 @@ class PrivateTable:
         n_entries = len(columns) * (len(columns) + 1) // 2
         step = 2.0**-_SCORE_BITS
         bound = float(np.rint(clip / step)) * step  # public: the largest |score| once on the grid
-        if self.__codes.shape[0] * (bound / step) ** 2 >= 2**53:
+        if self.__counter.n_rows * (bound / step) ** 2 >= 2**53:
             raise ValueError("too many rows for exact second moments on the score grid; lower the clip")
         if self.cost_unit == "rho":
             mechanism: Mechanism = GaussianSums(rho=cost, sensitivity=self._contribution * bound**2 * np.sqrt(n_entries),
@@ -150,13 +161,29 @@ class PrivateTable:
             mechanism = LaplaceSums(epsilon=cost, sensitivity=self._contribution * bound**2 * n_entries, grid=step**2)
         label = label or "moments:" + ",".join(columns)
         self._accountant.spend(mechanism.charge(label))
-        z = np.column_stack([np.rint(np.clip(np.asarray(s, float), -clip, clip) / step)[self.__codes[:, i]]
-                             for s, i in zip(scores, index)])
-        upper = np.triu_indices(len(columns))
+        grid = [np.rint(np.clip(np.asarray(s, float), -clip, clip) / step) for s in scores]
         # Integer-valued float64 with every partial sum below 2^53 (checked above): exact in any order.
-        sums = (z.T @ z)[upper] * step**2
+        sums = self.__score_products(index, grid) * step**2
         noisy = mechanism.randomise(sums)
         return Measurement(columns, noisy, mechanism.stddev, label, (n_entries,), kind="moments")
+
+    def __score_products(self, index: list[int], grid: list[np.ndarray]) -> np.ndarray:
+        """Σ over rows of z_j·z_k (upper triangle, row-major), z on the integer grid: from the codes in
+        memory, or else from exact one- and two-way counts (the same integers)."""
+        upper = np.triu_indices(len(index))
+        if self.__codes is not None:
+            z = np.column_stack([g[self.__codes[:, i]] for g, i in zip(grid, index)])
+            products: np.ndarray = (z.T @ z)[upper]
+            return products
+        sums = []
+        for a, b in zip(*upper):
+            if a == b:
+                counts = self.__counter.counts((index[a],), (len(grid[a]),), (None,))
+                sums.append(float(counts @ grid[a] ** 2))
+            else:
+                counts = self.__counter.counts((index[a], index[b]), (len(grid[a]), len(grid[b])), (None, None))
+                sums.append(float(grid[a] @ counts @ grid[b]))
+        return np.array(sums)
 
     def count_stddev(self, cost: float) -> float:
         """The noise's standard deviation per cell of a `marginal` at this cost. Public: reads no data."""
@@ -188,11 +215,6 @@ class PrivateTable:
 
     def __count(self, columns: tuple[str, ...], sizes: tuple[int, ...],
                 groupings: Mapping[str, np.ndarray] | None) -> np.ndarray:
-        if not columns:
-            return np.array([self.__codes.shape[0]], dtype=np.int64)
-        parts = []
-        for c in columns:
-            codes = self.__codes[:, self._domain.index(c)]
-            parts.append(np.asarray(groupings[c])[codes] if groupings and c in groupings else codes)
-        flat = np.ravel_multi_index(tuple(parts), sizes)
-        return np.bincount(flat, minlength=int(np.prod(sizes, dtype=np.int64))).reshape(sizes)
+        return self.__counter.counts([self._domain.index(c) for c in columns], sizes,
+                                     [np.asarray(groupings[c]) if groupings and c in groupings else None
+                                      for c in columns])

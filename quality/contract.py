@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -18,6 +19,10 @@ from typing import Any, Protocol
 # that pyproject allows (>=1.5) send usage events unless it is off. Set, not setdefault, so an
 # inherited "True" cannot switch them back on.
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
+# GX imports pyspark when it is installed (the `spark` extra), and pyspark 4 warns on import that it
+# does not fully support pandas 3. synthgate hands Spark Arrow batches, never pandas frames, so on
+# stderr that warning is only noise (and breaks the CLI's one error line).
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 import great_expectations as gx  # noqa: E402
 import pandas as pd  # noqa: E402

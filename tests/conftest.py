@@ -9,12 +9,14 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from services.configs import HEALTH_INSURANCE
 from services.postgres import Server, create_database, throwaway_server, why_unavailable
+from services.spark import local_session, why_unavailable as why_no_spark
 
 
 @pytest.fixture(autouse=True)
@@ -59,3 +61,13 @@ def postgres_url(postgres_server: Server, monkeypatch: pytest.MonkeyPatch, reque
     name = "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name.lower())[:50] + "_" + \
         os.urandom(3).hex()
     return create_database(postgres_server, name)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """Spark local mode (local[2]) for tests marked `spark`, started once for the session."""
+    reason = why_no_spark()
+    if reason:
+        pytest.skip(reason)
+    with local_session() as session:
+        yield session

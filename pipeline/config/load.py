@@ -87,8 +87,9 @@ def config_from_mapping(raw: Any, *, path: Path | None = None, where: str = "<co
 
 def config_hash(config: ReleaseConfig) -> str:
     """SHA-256 of the validated config (defaults filled in, values normalised), so two files that say
-    the same thing in different words hash alike. Where the file lies is not part of it."""
-    canonical = config.model_dump_json(exclude={"path", "config_hash"})
+    the same thing in different words hash alike. Where the file lies is not part of it, nor which
+    engine counts the rows (both give the same release, statistically)."""
+    canonical = config.model_dump_json(exclude={"path", "config_hash", "engine", "spark"})
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

@@ -21,7 +21,7 @@ from ..kinds import (COLUMN_TYPES, ColumnType, FakeKind, ModelKind, NonDpCheck, 
                      TimeResolution)
 
 __all__ = ["ColumnSpec", "SourceSpec", "HoldoutSpec", "PrivacySpec", "ModelSpec", "GateSpec", "UtilitySpec",
-           "OutputSpec", "ReleaseConfig", "ESTIMATE", "category_text"]
+           "OutputSpec", "SparkSpec", "ReleaseConfig", "ESTIMATE", "category_text"]
 
 ESTIMATE: Final = "estimate"
 Estimate = Literal["estimate"]
@@ -301,6 +301,15 @@ class OutputSpec(_Strict):
     chunk_rows: Annotated[int, Field(ge=1000)] = 100_000
 
 
+class SparkSpec(_Strict):
+    """Where `engine: spark` runs: `master` as Spark spells it (local[2], spark://host:7077, yarn, ...)
+    and extra Spark settings. Not part of the config hash: the engine decides where rows are counted,
+    not what is released."""
+
+    master: Annotated[str, Field(min_length=1, max_length=500)] = "local[*]"
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
 class ReleaseConfig(_Strict):
     """A validated release config. `path` is where it was read from; relative paths resolve there."""
 
@@ -313,6 +322,9 @@ class ReleaseConfig(_Strict):
     gate: GateSpec = GateSpec()
     utility: UtilitySpec = UtilitySpec()
     output: OutputSpec = OutputSpec()
+    # local: one pass over Arrow batches on this machine; spark: the same contract on Apache Spark
+    engine: Literal["local", "spark"] = "local"
+    spark: SparkSpec = SparkSpec()
     path: Path | None = None
     config_hash: str = ""
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from services.codecs import stand_in_codec
 from synthgate.pipeline.config import ReleaseConfig, load_config
 from synthgate.pipeline.encode import TableCodec, codec_from_spec
 from synthgate.pipeline.engine import open_engine
@@ -18,17 +19,6 @@ from synthgate.pipeline.owner import is_staging_name
 from synthgate.pipeline.split import RowKeys, SplitKey
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _codec(config: ReleaseConfig) -> TableCodec:
-    """A codec over every column, estimated domains given public stand-ins (their values do not
-    matter here: both sides encode with the same codec)."""
-    made = []
-    for spec in config.attributes:
-        estimated = {"bounds": (0.0, 100.0) if spec.type != "datetime" else ("2000-01-01", "2030-01-01"),
-                     "categories": ("a", "b")}
-        made.append(codec_from_spec(spec, bins=config.model.bins, estimated=estimated))
-    return TableCodec(made)
 
 
 def _reread(config: ReleaseConfig, key: SplitKey, codec: TableCodec) -> np.ndarray:
@@ -53,7 +43,7 @@ def test_one_read_gives_the_codes_a_second_read_would(name: str, tmp_path: Path)
             assert stat.S_IMODE(folder.stat().st_mode) == 0o700
             files = [p for p in folder.iterdir() if p.suffix == ".arrows"]
             assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
-        codec = _codec(config) if spills else TableCodec([codec_from_spec(c, bins=config.model.bins)
+        codec = stand_in_codec(config) if spills else TableCodec([codec_from_spec(c, bins=config.model.bins)
                                                           for c in config.attributes])
         training = engine.encode(codec)
     assert not list(tmp_path.iterdir())  # scratch removed; --out not created by the engine
