@@ -136,7 +136,8 @@ class SparkEngine:
         for p in _payloads(self._part(False).mapInArrow(_Statistics(columns, config.estimated_kinds),
                                                         _schema([]))):
             statistics.merge(p["statistics"])
-        return Validated(n_train, n_holdout, self._sample(False), self._sample(True), statistics, None)
+        check_rows = np.arange(min(n_train, config.gate.sample_rows))  # encode returns codes in priority order
+        return Validated(n_train, n_holdout, self._sample(False), self._sample(True), statistics, None, check_rows)
 
     def encode(self, codec: TableCodec, progress: Progress | None = None) -> TrainingCodes:
         from pyspark.sql import functions as F
@@ -149,13 +150,16 @@ class SparkEngine:
                      if spec.bounds == "estimate" and isinstance(c, NumericCodec)]
         encoded = self._cache(self._part(False).mapInArrow(
             _Encode(self._config.attributes, codec, dtype, estimated),
-            _schema([f"{n} {_CODE_TYPES[dtype]}" for n in names])))
+            _schema([*(f"{n} {_CODE_TYPES[dtype]}" for n in names), f"{_PRIO} double"])))
         payloads = _payloads(encoded)
         if any("error" in p for p in payloads):
             raise EncodingError(next(p["error"] for p in payloads if "error" in p))
         clamped = {name: sum(p["clamped"][name] for p in payloads) for name in estimated}
         codes_frame = encoded.where(F.col(_META).isNull()).drop(_META)
-        table = codes_frame.toArrow()
+        # in priority order, so the first gate.sample_rows codes are the marginal checks' bottom-k sample
+        # (Validated.check_rows); the order of the codes matters to nothing else
+        table = codes_frame.orderBy(_PRIO).drop(_PRIO).toArrow()
+        codes_frame = codes_frame.drop(_PRIO)
         codes = (np.column_stack([table.column(n).to_numpy().astype(dtype) for n in names]) if table.num_rows
                  else np.zeros((0, len(names)), dtype))
         if progress:
@@ -409,8 +413,9 @@ class _Encode:
                     if isinstance(codec, NumericCodec):
                         clamped[name] += codec.count_outside(frame[name])
                 yield pa.RecordBatch.from_arrays([*(pa.array(codes[:, j]) for j in range(len(names))),
-                                                  pa.nulls(len(frame), pa.binary())], names=[*names, _META])
+                                                  batch.column(_PRIO), pa.nulls(len(frame), pa.binary())],
+                                                 names=[*names, _PRIO, _META])
         except EncodingError as exc:
             payload["error"] = str(exc)
         payload["clamped"] = clamped
-        yield _payload_row(names, [pa.from_numpy_dtype(self.dtype)] * len(names), payload)
+        yield _payload_row([*names, _PRIO], [*[pa.from_numpy_dtype(self.dtype)] * len(names), pa.float64()], payload)

@@ -90,7 +90,7 @@ def test_the_marginal_sample_picks_the_check_samples_rows_from_the_codes(name: s
                                        "utility": loaded.utility.model_copy(update={"sample_rows": 1000})})
     with open_engine(config, SplitKey.fresh(), tmp_path / "out") as engine:
         validated = engine.validate()
-        codec = _codec(config) if any(c.is_estimated for c in config.attributes) else TableCodec(
+        codec = stand_in_codec(config) if any(c.is_estimated for c in config.attributes) else TableCodec(
             [codec_from_spec(c, bins=config.model.bins) for c in config.attributes])
         codes = engine.encode(codec).codes
     assert validated.n_train > 1000 and len(validated.check_rows) == 1000

@@ -49,7 +49,9 @@ def _sorted_rows(codes: np.ndarray) -> np.ndarray:
 
 
 def test_same_split_samples_and_training_rows_as_the_local_engine(spark: Any, tmp_path: Path) -> None:
-    config = _config(tmp_path, "local")  # acs12: estimated bounds and categories
+    loaded = _config(tmp_path, "local")  # acs12: estimated bounds and categories
+    # the marginal checks count a 1,000-row keyed sample of the ~1,600 training rows: the same rows on both engines
+    config = loaded.model_copy(update={"gate": loaded.gate.model_copy(update={"sample_rows": 1000})})
     key = SplitKey.reproducible_for_benchmarks(11)
     found = {}
     for engine_name in ("local", "spark"):
@@ -62,6 +64,9 @@ def test_same_split_samples_and_training_rows_as_the_local_engine(spark: Any, tm
     pd.testing.assert_frame_equal(on_spark.train_sample, local.train_sample)
     pd.testing.assert_frame_equal(on_spark.holdout_sample, local.holdout_sample)
     np.testing.assert_array_equal(_sorted_rows(spark_codes.codes), _sorted_rows(local_codes.codes))
+    assert len(local.check_rows) == len(on_spark.check_rows) == 1000
+    np.testing.assert_array_equal(_sorted_rows(spark_codes.codes[on_spark.check_rows]),
+                                  _sorted_rows(local_codes.codes[local.check_rows]))
     assert dict(spark_codes.clamped) == dict(local_codes.clamped)
     assert local.statistics.columns  # acs12 estimates domains: the statistics are the same exact numbers
     assert on_spark.statistics == local.statistics
