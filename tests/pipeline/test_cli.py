@@ -1,7 +1,9 @@
 """The `synthgate` command line: help, init, validate, run, and what a run leaves on disk.
 
 Most calls go through `synthgate.pipeline.cli.main([...])` in-process (fast); two go through the
-installed console script in a subprocess, as a scheduler would call it.
+installed console script in a subprocess, as a scheduler would call it. The end-to-end runs (a release,
+a held run, init then run, a crash and an interrupt) run on both engines: `engine: spark` must pass the
+same tests as the local engine (Spark local mode, marker `spark`).
 """
 
 from __future__ import annotations
@@ -66,13 +68,21 @@ def write_config(root: Path, source: Path, **sections: Any) -> Path:
     return path
 
 
+@pytest.fixture(scope="module", params=["local", pytest.param("spark", marks=pytest.mark.spark)])
+def engine(request: pytest.FixtureRequest) -> str:
+    """The engine an end-to-end test runs on; Spark's session (local[2]) is started once and reused."""
+    if request.param == "spark":
+        request.getfixturevalue("spark")  # skips the test where Spark cannot start
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def released(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def released(tmp_path_factory: pytest.TempPathFactory, engine: str) -> dict[str, Any]:
     """One run with every gate check disabled (so it is released), with --csv and --json."""
-    root = tmp_path_factory.mktemp("released")
+    root = tmp_path_factory.mktemp(f"released-{engine}")
     source = root / "toy.csv"
     make_table().to_csv(source, index=False)
-    config = write_config(root, source, gate=GATE_OFF)
+    config = write_config(root, source, gate=GATE_OFF, engine=engine)
     out = root / "run"
     with pytest.MonkeyPatch.context() as patch:  # tests/conftest.py's per-test ledger is not set up yet here
         patch.setenv("SYNTHGATE_LEDGER", str(root / "ledger.sqlite"))
@@ -151,6 +161,29 @@ def test_init_then_run_each_shared_table(name: str, tmp_path: Path, capsys: pyte
     synthetic = pq.read_table(package / "synthetic.parquet")
     assert synthetic.column_names == [c.name for c in config.attributes]
     assert synthetic.num_rows > 0
+
+
+@pytest.mark.spark
+@pytest.mark.slow  # about a minute: init, then a whole run on Spark local mode
+def test_init_then_run_on_spark(spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The path a new user takes, with one line added to the draft: `engine: spark`."""
+    draft = tmp_path / "health_insurance.yaml"
+    assert main(["init", str(SHARED / "health_insurance.csv"), "--out", str(draft)]) == 0
+    assert f"wrote {draft}" in capsys.readouterr().out
+    raw = yaml.safe_load(draft.read_text(encoding="utf-8"))
+    draft.write_text(yaml.safe_dump({**raw, "engine": "spark"}, sort_keys=False), encoding="utf-8")
+    edit_config(draft, gate=GATE_PASSES)
+    out = tmp_path / "run"
+    code = main(["run", str(draft), "--out", str(out), "--seed", "1", "--json"])
+    captured = capsys.readouterr()
+    assert code == EXIT_RELEASED, captured.err
+    result = json.loads(captured.out)
+    assert result["decision"] == "RELEASE" and result["spent"]["epsilon"] <= 1.0 + 1e-9
+    config = load_config(draft)
+    synthetic = pq.read_table(out / "release" / "synthetic.parquet")
+    assert synthetic.column_names == [c.name for c in config.attributes] and synthetic.num_rows > 0
+    manifest = json.loads((out / "release" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["rows"]["count"] == synthetic.num_rows
 
 
 def test_init_writes_no_value_from_the_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -421,11 +454,11 @@ def test_held_package_is_private(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in held.iterdir())
 
 
-def test_run_text_output_and_held_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_text_output_and_held_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str], engine: str) -> None:
     """A gate that cannot pass (TVD must be 0) holds the run: exit 3, files under held/, reasons printed."""
     source = tmp_path / "toy.csv"
     make_table(600).to_csv(source, index=False)
-    config = write_config(tmp_path, source, gate=GATE_MUST_HOLD, privacy=PRIVACY_LARGE)
+    config = write_config(tmp_path, source, gate=GATE_MUST_HOLD, privacy=PRIVACY_LARGE, engine=engine)
     out = tmp_path / "run"
     assert main(["run", str(config), "--out", str(out), "--seed", "1"]) == EXIT_HELD
     text = capsys.readouterr().out
@@ -495,7 +528,7 @@ def test_outputs_are_strict_json_even_when_a_figure_is_not_finite(tmp_path: Path
 
 @pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
 def test_crash_late_in_the_run_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                              monkeypatch: pytest.MonkeyPatch, debug: bool) -> None:
+                                              monkeypatch: pytest.MonkeyPatch, debug: bool, engine: str) -> None:
     """Atomic publish: a failure after sampling started (here, in the report) leaves no run directory
     and no hidden staging folder; exit 1 with one line (a traceback only with --debug)."""
 
@@ -506,7 +539,7 @@ def test_crash_late_in_the_run_leaves_nothing(tmp_path: Path, capsys: pytest.Cap
     source = tmp_path / "data" / "toy.csv"
     source.parent.mkdir()
     make_table(600).to_csv(source, index=False)
-    config = write_config(tmp_path / "data", source)
+    config = write_config(tmp_path / "data", source, engine=engine)
     runs = tmp_path / "runs"
     runs.mkdir()
     code = main([*(["--debug"] if debug else []), "run", str(config), "--out", str(runs / "run")])
@@ -519,14 +552,14 @@ def test_crash_late_in_the_run_leaves_nothing(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_interrupt_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+                                  monkeypatch: pytest.MonkeyPatch, engine: str) -> None:
     def interrupted(*args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(run_module, "run_checks", interrupted)
     source = tmp_path / "toy.csv"
     make_table(600).to_csv(source, index=False)
-    config = write_config(tmp_path, source)
+    config = write_config(tmp_path, source, engine=engine)
     runs = tmp_path / "runs"
     runs.mkdir()
     assert main(["run", str(config), "--out", str(runs / "run")]) == EXIT_INTERNAL
