@@ -54,6 +54,8 @@ def _measurements(outcome: Outcome) -> dict[str, Any]:
             "model_params": {"groups": config.model.groups, "correlation_share": config.model.correlation_share,
                              "selection": config.model.selection},
             "chunk_rows": config.output.chunk_rows, "structure": model.structure(),
+            # how the rows were drawn, when not from one generator (Spark: a seeded generator a chunk)
+            **({"sampling": outcome.sampled.sampling} if outcome.sampled.sampling else {}),
             "measurements": [m.to_json() for m in model.measurements_]}
 
 

@@ -77,10 +77,24 @@ class Release:
         return pa.Table.from_batches(batches, schema=self.codec.arrow_schema)
 
     def iter_codes(self, n: int, rng: np.random.Generator) -> Iterator[tuple[np.ndarray, pa.RecordBatch]]:
-        """Unconditional (codes, decoded batch) chunks, as the run sampled them."""
+        """Unconditional (codes, decoded batch) chunks drawn from `rng`, in the run's chunk size."""
         from synthgate.privacy.sample import iter_synthetic
 
         return iter_synthetic(self.model, self.codec, n, rng, self.chunk_rows)
+
+    def iter_released_codes(self) -> Iterator[tuple[np.ndarray, pa.RecordBatch]]:
+        """The released rows again, drawn as the run drew them: from the recorded seed, one generator for
+        the whole table, or one a chunk when the run sampled chunk-seeded (on Spark)."""
+        from synthgate.privacy.sample import CHUNK_SEEDED, iter_chunk_seeded
+
+        n, seed = int(self.manifest["rows"]["count"]), int(self.manifest["seed"])
+        sampling = self.stored.get("sampling")
+        if sampling not in (None, CHUNK_SEEDED):
+            raise InputError(f"{self.run}: the release was sampled as '{sampling}', which this version of "
+                             "synthgate does not know; replay it with the version that made it")
+        if sampling == CHUNK_SEEDED:
+            return iter_chunk_seeded(self.model, self.codec, n, seed, self.chunk_rows)
+        return self.iter_codes(n, np.random.default_rng(seed))
 
     def fabricated(self) -> Sequence[dict[str, Any]]:
         fabricated: Sequence[dict[str, Any]] = self.manifest.get("fabricated", [])

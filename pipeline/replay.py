@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from synthgate.privacy.sample import write_synthetic
 
@@ -39,13 +38,12 @@ def replay_release(run: Path, *, out: Path) -> ReplayResult:
     release = Release.open(run)
     manifest, codec = release.manifest, release.codec
     out = prepare_output_dir(Path(out))
-    rng = np.random.default_rng(int(manifest["seed"]))
     staging = Staging(out)
     try:
         n_rows = int(manifest["rows"]["count"])
         fabricated = FabricatedColumns([FakeSpec.from_json(f) for f in release.fabricated()],
                                        seed=int(manifest["seed"]), n_rows=n_rows)
-        written = write_synthetic(fabricated.add(release.iter_codes(n_rows, rng)),
+        written = write_synthetic(fabricated.add(release.iter_released_codes()),
                                   fabricated.schema(codec.arrow_schema), staging.root / "synthetic.parquet", csv_path=None,
                                   release_id=release.release_id, head_rows=0)
         digest = sha256_file(written.paths[0])

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from synthgate.privacy.sample import iter_synthetic, write_synthetic
+from synthgate.privacy.sample import CHUNK_SEEDED, iter_synthetic, write_synthetic
 from synthgate.quality.contract import ContractValidator, failures as contract_failures, merge_counts
 
 from .config import ColumnSpec, ReleaseConfig
@@ -36,6 +36,7 @@ class Sampled:
     codes: np.ndarray
     head: pd.DataFrame
     paths: tuple[Path, ...]
+    sampling: str | None = None  # CHUNK_SEEDED when every chunk had its own seeded generator (Spark)
 
 
 def sample_synthetic(run: RunContext, domains: Domains, measured: Measured, folder: Path) -> Sampled:
@@ -45,7 +46,12 @@ def sample_synthetic(run: RunContext, domains: Domains, measured: Measured, fold
     contract = ContractValidator(_output_specs(config, codec))
     counts: dict[tuple[str, str], int] = {}
     fabricated = FabricatedColumns(fake_specs(config.columns), seed=run.seed, n_rows=measured.n_rows)
-    chunks = iter_synthetic(measured.model, codec, measured.n_rows, rng, config.output.chunk_rows)
+    if config.engine == "spark":  # drawn in partitions by the executors, chunk-seeded
+        from .spark_sample import iter_spark_chunks
+
+        chunks = iter_spark_chunks(config, measured.model, codec, measured.n_rows, run.seed)
+    else:
+        chunks = iter_synthetic(measured.model, codec, measured.n_rows, rng, config.output.chunk_rows)
     progress = run.progress
     written = write_synthetic(
         fabricated.add(_validated(chunks, codec, contract, counts)),
@@ -57,7 +63,8 @@ def sample_synthetic(run: RunContext, domains: Domains, measured: Measured, fold
     failures = contract_failures(counts)
     if failures:
         raise ContractError("the synthetic output", failures)
-    return Sampled(written.codes, codec.canonical(written.head), tuple(written.paths))
+    return Sampled(written.codes, codec.canonical(written.head), tuple(written.paths),
+                   CHUNK_SEEDED if config.engine == "spark" else None)
 
 
 def _output_specs(config: ReleaseConfig, codec: TableCodec) -> list[ColumnSpec]:

@@ -26,7 +26,8 @@ class Decoder(Protocol):
 
     def decode(self, codes: np.ndarray, rng: np.random.Generator) -> pa.RecordBatch: ...
 
-__all__ = ["SampleResult", "iter_synthetic", "write_synthetic"]
+__all__ = ["CHUNK_SEEDED", "SampleResult", "chunk_sizes", "iter_chunk_seeded", "iter_synthetic", "sample_chunk",
+           "write_synthetic"]
 
 
 @dataclass
@@ -91,3 +92,27 @@ def write_synthetic(chunks: Iterator[tuple[np.ndarray, pa.RecordBatch]], schema:
     codes_all = np.concatenate(all_codes) if all_codes else np.zeros((0, len(schema)), np.int32)
     head_table = pa.Table.from_batches(head, schema=schema) if head else schema.empty_table()
     return SampleResult(n_rows, codes_all, head_table, paths)
+
+
+CHUNK_SEEDED = "chunk-seeded"
+
+
+def chunk_sizes(n_rows: int, chunk_rows: int) -> list[int]:
+    """The rows of each chunk, in order (public: the row count and the config's chunk size)."""
+    full, rest = divmod(n_rows, chunk_rows)
+    return [chunk_rows] * full + ([rest] if rest else [])
+
+
+def sample_chunk(model: Model, codec: Decoder, size: int, seed: int, index: int) -> tuple[np.ndarray, pa.RecordBatch]:
+    """Chunk `index` of a chunk-seeded sample: its own generator, derived from the run's seed and the
+    index, so any worker can draw any chunk and the rows do not depend on where it was drawn."""
+    rng = np.random.default_rng([seed, 11, index])
+    codes = model.sample(size, rng)
+    return codes, codec.decode(codes, rng)
+
+
+def iter_chunk_seeded(model: Model, codec: Decoder, n_rows: int, seed: int,
+                      chunk_rows: int) -> Iterator[tuple[np.ndarray, pa.RecordBatch]]:
+    """The chunk-seeded sample drawn here, chunk by chunk: what a distributed engine's workers draw."""
+    for index, size in enumerate(chunk_sizes(n_rows, chunk_rows)):
+        yield sample_chunk(model, codec, size, seed, index)

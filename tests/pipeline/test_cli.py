@@ -82,7 +82,8 @@ def released(tmp_path_factory: pytest.TempPathFactory, engine: str) -> dict[str,
     root = tmp_path_factory.mktemp(f"released-{engine}")
     source = root / "toy.csv"
     make_table().to_csv(source, index=False)
-    config = write_config(root, source, gate=GATE_OFF, engine=engine)
+    # 1,000-row chunks: a release of ~1,200 rows is two chunks, so Spark draws it in two tasks
+    config = write_config(root, source, gate=GATE_OFF, engine=engine, output={"chunk_rows": 1000})
     out = root / "run"
     with pytest.MonkeyPatch.context() as patch:  # tests/conftest.py's per-test ledger is not set up yet here
         patch.setenv("SYNTHGATE_LEDGER", str(root / "ledger.sqlite"))
@@ -417,6 +418,20 @@ def test_parquet_and_csv_are_labelled_and_agree(released: dict[str, Any]) -> Non
     frame = table.to_pandas()
     assert frame["age"].between(0, 120).all() and frame["score"].between(0, 100).all()
     assert set(frame["colour"]) <= {"crimson", "viridian", "ultramarine"}
+
+
+def test_replay_redraws_the_release_byte_for_byte_on_one_machine(released: dict[str, Any], capsys) -> None:
+    """On Spark each chunk is drawn by a task from its own generator (seed, chunk index), so replay
+    redraws it here without Spark; locally one generator draws the whole table."""
+    stored = json.loads((released["out"] / "internal" / "measurements.json").read_text(encoding="utf-8"))
+    manifest = json.loads((released["out"] / "release" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["rows"]["count"] > 1000  # more than one chunk
+    spark = "engine: spark" in released["config"].read_text(encoding="utf-8")
+    assert stored.get("sampling") == ("chunk-seeded" if spark else None)
+    again = released["out"].parent / "again"
+    assert main(["replay", str(released["out"]), "--out", str(again)]) == EXIT_RELEASED
+    assert capsys.readouterr().out.startswith("identical")
+    assert sha256_file(again / "synthetic.parquet") == manifest["files"]["synthetic.parquet"]["sha256"]
 
 
 def test_internal_report_is_marked_and_private(released: dict[str, Any]) -> None:
