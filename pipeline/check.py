@@ -85,7 +85,7 @@ class CheckInputs:
                    synth_codes=synthetic_sample(sampled.codes, run.config.gate.sample_rows, run.seed),
                    train_sample=validated.train_sample, holdout_sample=validated.holdout_sample,
                    synth_sample=sampled.head, seed=run.seed, n_holdout=validated.n_holdout,
-                   clamped=dict(encoded.clamped), n_train=len(encoded.codes))
+                   clamped=dict(encoded.clamped), n_train=encoded.rows)
 
     @property
     def rows_trained(self) -> int:

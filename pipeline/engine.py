@@ -42,11 +42,18 @@ class TrainingCodes:
     """The training rows as codes over the released domains (narrowest integer type that holds
     every column's codes), and per estimated-bounds column how many values were clamped (exact).
     `counts`, when given, counts the same codes where the engine keeps them (the model's marginals
-    are read through it); otherwise they are counted from `codes`."""
+    are read through it); otherwise they are counted from `codes`. An engine that keeps the codes
+    elsewhere hands back only the first `gate.sample_rows` of them in keyed-priority order (what the
+    marginal checks count) and says how many rows there are in `n_rows`."""
 
     codes: np.ndarray
     clamped: Mapping[str, int]
     counts: CodeCounts | None = None
+    n_rows: int | None = None  # every training row; None: `codes` holds them all
+
+    @property
+    def rows(self) -> int:
+        return len(self.codes) if self.n_rows is None else self.n_rows
 
 
 class Engine(Protocol):

@@ -9,7 +9,8 @@ so the training and holdout multisets are exactly the local engine's for the sam
 the training and holdout rows with the smallest keyed priorities, taken to the driver (bounded by
 `utility.sample_rows`). Encoded training codes stay cached on Spark and the model's marginals are
 counted there by group-bys (`SparkCounts`); the noise is added on the driver by `PrivateTable`, from
-the same exact samplers. The internal checks still read the training codes on the driver.
+the same exact samplers. Only the marginal checks' sample of training codes (`gate.sample_rows`)
+comes to the driver, and the synthetic rows are drawn in partitions (`spark_sample.py`).
 
 Per-partition results (contract counts, parse failures, statistics, clamped counts, an error's
 message) come back as one extra row per partition with a pickled payload in a column the data rows
@@ -156,15 +157,16 @@ class SparkEngine:
             raise EncodingError(next(p["error"] for p in payloads if "error" in p))
         clamped = {name: sum(p["clamped"][name] for p in payloads) for name in estimated}
         codes_frame = encoded.where(F.col(_META).isNull()).drop(_META)
-        # in priority order, so the first gate.sample_rows codes are the marginal checks' bottom-k sample
-        # (Validated.check_rows); the order of the codes matters to nothing else
-        table = codes_frame.orderBy(_PRIO).drop(_PRIO).toArrow()
+        n_rows = int(sum(p["rows"] for p in payloads))
+        # Only the marginal checks' sample comes to the driver: the first gate.sample_rows codes in
+        # priority order (Validated.check_rows); the model's marginals are counted on Spark
+        table = codes_frame.orderBy(_PRIO).limit(self._config.gate.sample_rows).drop(_PRIO).toArrow()
         codes_frame = codes_frame.drop(_PRIO)
         codes = (np.column_stack([table.column(n).to_numpy().astype(dtype) for n in names]) if table.num_rows
                  else np.zeros((0, len(names)), dtype))
         if progress:
-            progress("encode", len(codes))
-        return TrainingCodes(codes, clamped, SparkCounts(codes_frame, len(names), len(codes)))
+            progress("encode", n_rows)
+        return TrainingCodes(codes, clamped, SparkCounts(codes_frame, len(names), n_rows), n_rows)
 
     def close(self) -> None:
         """Drop what this run cached on Spark (idempotent); the session stays for the process."""
@@ -403,11 +405,12 @@ class _Encode:
         names = [f"c{j}" for j in range(len(self.codec.codecs))]
         clamped = dict.fromkeys(self.estimated, 0)
         by_name = {c.name: c for c in self.codec.codecs}
-        payload: dict[str, Any] = {}
+        payload: dict[str, Any] = {"rows": 0}
         try:
             for batch in batches:
                 frame = _frame(batch, self.columns)
                 codes = self.codec.encode(frame).astype(self.dtype)
+                payload["rows"] += len(frame)
                 for name in self.estimated:
                     codec = by_name[name]
                     if isinstance(codec, NumericCodec):

@@ -38,20 +38,24 @@ class Encoded:
     clamped: Mapping[str, int]
     warnings: tuple[str, ...]
     counts: CodeCounts | None = None  # where the engine counts the codes for the model, if not from `codes`
+    n_rows: int | None = None  # every training row; None: `codes` holds them all (see TrainingCodes)
+
+    @property
+    def rows(self) -> int:
+        return len(self.codes) if self.n_rows is None else self.n_rows
 
 
 def encode_training(config: ReleaseConfig, codec: TableCodec, engine: Engine, validated: Validated,
                     progress: Progress | None = None) -> Encoded:
     """The training rows pass 1 validated, as codes; refuses codes that are not exactly those rows."""
     training = engine.encode(codec, progress)
-    codes = training.codes
-    if len(codes) != validated.n_train:  # an engine bug, or a source an engine read twice that changed
+    if training.rows != validated.n_train:  # an engine bug, or a source an engine read twice that changed
         raise InputError(f"{config.source_path}: the input changed while the run was reading it (the two reads "
                          "found different rows); run again on a stable table or snapshot")
-    warnings = _warnings(config, training.clamped, len(codes), validated)
+    warnings = _warnings(config, training.clamped, training.rows, validated)
     for warning in warnings:
         log.warning(warning)
-    return Encoded(codes, dict(training.clamped), warnings, training.counts)
+    return Encoded(training.codes, dict(training.clamped), warnings, training.counts, training.n_rows)
 
 
 def _warnings(config: ReleaseConfig, clamped: Mapping[str, int], n_rows: int, validated: Validated) -> tuple[str, ...]:

@@ -5,6 +5,7 @@ clear error line, exit 2. One SparkSession (local[2]) for all of them: the `spar
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -63,8 +64,17 @@ def test_same_split_samples_and_training_rows_as_the_local_engine(spark: Any, tm
     assert (on_spark.n_train, on_spark.n_holdout) == (local.n_train, local.n_holdout)
     pd.testing.assert_frame_equal(on_spark.train_sample, local.train_sample)
     pd.testing.assert_frame_equal(on_spark.holdout_sample, local.holdout_sample)
-    np.testing.assert_array_equal(_sorted_rows(spark_codes.codes), _sorted_rows(local_codes.codes))
-    assert len(local.check_rows) == len(on_spark.check_rows) == 1000
+    # every training row: the same exact counts (the codes stay on Spark; every 1- and 2-way marginal)
+    assert spark_codes.rows == local_codes.rows == local.n_train
+    assert spark_codes.counts is not None and local_codes.counts is None
+    sizes = stand_in_codec(config).domain.sizes
+    local_counts = ArrayCounts(local_codes.codes)
+    for pair in itertools.combinations_with_replacement(range(len(sizes)), 2):
+        columns = sorted(set(pair))
+        np.testing.assert_array_equal(spark_codes.counts.counts(columns, [sizes[j] for j in columns], [None] * len(columns)),
+                                      local_counts.counts(columns, [sizes[j] for j in columns], [None] * len(columns)))
+    # only the marginal checks' sample came to the driver: the same 1,000 rows as the local engine's
+    assert len(local.check_rows) == len(on_spark.check_rows) == len(spark_codes.codes) == 1000
     np.testing.assert_array_equal(_sorted_rows(spark_codes.codes[on_spark.check_rows]),
                                   _sorted_rows(local_codes.codes[local.check_rows]))
     assert dict(spark_codes.clamped) == dict(local_codes.clamped)
