@@ -26,6 +26,7 @@ import pickle
 import shutil
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,7 @@ from .context import Progress
 from .encode import EncodingError, NumericCodec, TableCodec
 from .engine import TrainingCodes
 from .errors import ContractError, InputError
+from .formats import format_from_suffix
 from .load import ParseFailures, _check_columns, canonicalise, check_readable, read_header
 from .local_engine import code_dtype
 from .split import SplitKey, keys_of_rows, row_hashes
@@ -86,43 +88,34 @@ class SparkEngine:
         if config.source_format not in ("csv", "parquet"):
             raise InputError("engine: spark reads CSV and Parquet sources (files or folders); use engine: local "
                              "for a database source")
-        if config.holdout_path is not None or config.unit_column is not None:
-            raise InputError("engine: spark does not support a holdout file or a role: unit column yet; use "
-                             "engine: local")
+        if config.unit_column is not None:
+            raise InputError("engine: spark does not support a role: unit column yet; use engine: local")
+        if config.holdout_path is not None and (config.source.format or format_from_suffix(config.holdout_path)) \
+                not in ("csv", "parquet"):
+            raise InputError("engine: spark reads a holdout file in CSV or Parquet only; use engine: local")
         if any(c.name.startswith("_sg_") for c in config.attributes):
             raise InputError("engine: spark reserves column names starting with '_sg_'")
         self._config, self._key = config, key
         self._spark = spark_session(config)
         self._cached: list[Any] = []
+        self._parsed: list[Any] = []
         self._keyed: Any = None
 
     def validate(self, progress: Progress | None = None) -> Validated:
-        from pyspark.sql import Window, functions as F
+        from pyspark.sql import functions as F
 
         config, columns = self._config, self._config.attributes
-        path, fmt = config.source_path, config.source_format
-        header = read_header(path, fmt)
-        _check_columns(path, header, [c.name for c in columns], config.identifiers)
-        parsed = self._cache(self._read().mapInArrow(_Parse(columns, self._key, fmt == "csv"),
-                                                     _schema([*_data_fields(columns), f"{_HASH} bigint"])))
-        payloads = _payloads(parsed)
-        errors = [p["error"] for p in payloads if "error" in p]
-        if errors:
-            raise InputError(f"{path}: {errors[0]}")
-        failures = ParseFailures()
-        for p in payloads:
-            for column, n in p["failures"].items():
-                failures.add(column, n)
-        counts = merge_counts(*(p["contract"] for p in payloads))
-        problems = failures.lines() + contract_failures(_without_parse_failures(counts, failures))
-        if problems:
-            raise ContractError(f"{path}", problems)
-        rows = parsed.where(F.col(_META).isNull()).drop(_META)
-        numbered = rows.withColumn(_OCC, F.row_number().over(Window.partitionBy(_HASH).orderBy(_HASH)) - 1)
-        fields = [*_data_fields(columns), f"{_HELD} boolean", f"{_PRIO} double"]
-        self._keyed = self._cache(numbered.mapInArrow(_Keys(columns, self._key, config.holdout.fraction),
-                                                      _schema(fields)))
-        self._uncache(parsed)
+        path = config.source_path
+        holdout_path = config.holdout_path
+        # With a holdout file every source row trains and every holdout-file row is held out (as on
+        # the local engine); otherwise the keyed split decides.
+        keyed = self._keyed_rows(path, config.source_format, None if holdout_path else config.holdout.fraction)
+        if holdout_path is not None:
+            held = self._keyed_rows(holdout_path, config.source.format or format_from_suffix(holdout_path), None)
+            keyed = keyed.unionByName(held.withColumn(_HELD, F.lit(True)))
+        self._keyed = self._cache(keyed)
+        for frame in self._parsed:
+            self._uncache(frame)
         sizes = {bool(r[0]): int(r[1]) for r in self._keyed.where(F.col(_META).isNull())
                  .groupBy(_HELD).count().collect()}
         n_train, n_holdout = sizes.get(False, 0), sizes.get(True, 0)
@@ -139,6 +132,34 @@ class SparkEngine:
             statistics.merge(p["statistics"])
         check_rows = np.arange(min(n_train, config.gate.sample_rows))  # encode returns codes in priority order
         return Validated(n_train, n_holdout, self._sample(False), self._sample(True), statistics, None, check_rows)
+
+    def _keyed_rows(self, path: Path, fmt: str, fraction: float | None) -> Any:
+        """One input file parsed, checked against the contract (ContractError: counts only) and keyed:
+        held-out flag and sample priority per row."""
+        from pyspark.sql import Window, functions as F
+
+        columns = self._config.attributes
+        header = read_header(path, fmt)
+        _check_columns(path, header, [c.name for c in columns], self._config.identifiers)
+        parsed = self._cache(self._read(path, fmt).mapInArrow(_Parse(columns, self._key, fmt == "csv"),
+                                                              _schema([*_data_fields(columns), f"{_HASH} bigint"])))
+        self._parsed.append(parsed)
+        payloads = _payloads(parsed)
+        errors = [p["error"] for p in payloads if "error" in p]
+        if errors:
+            raise InputError(f"{path}: {errors[0]}")
+        failures = ParseFailures()
+        for p in payloads:
+            for column, n in p["failures"].items():
+                failures.add(column, n)
+        counts = merge_counts(*(p["contract"] for p in payloads))
+        problems = failures.lines() + contract_failures(_without_parse_failures(counts, failures))
+        if problems:
+            raise ContractError(f"{path}", problems)
+        rows = parsed.where(F.col(_META).isNull()).drop(_META)
+        numbered = rows.withColumn(_OCC, F.row_number().over(Window.partitionBy(_HASH).orderBy(_HASH)) - 1)
+        fields = [*_data_fields(columns), f"{_HELD} boolean", f"{_PRIO} double"]
+        return numbered.mapInArrow(_Keys(columns, self._key, fraction), _schema(fields))
 
     def encode(self, codec: TableCodec, progress: Progress | None = None) -> TrainingCodes:
         from pyspark.sql import functions as F
@@ -174,18 +195,18 @@ class SparkEngine:
             self._uncache(frame)
         self._cached, self._keyed = [], None
 
-    def _read(self) -> Any:
+    def _read(self, source: Path, fmt: str) -> Any:
         from pyspark.sql import functions as F
 
         config = self._config
-        path, fmt = str(config.source_path), config.source_format
+        path = str(source)
         reader = self._spark.read
         if fmt == "csv":  # every cell as text, parsed by canonicalise; a malformed row stops the read
             frame = (reader.option("header", True).option("inferSchema", False).option("escape", '"')
                      .option("mode", "FAILFAST").option("nullValue", None).option("emptyValue", "")
                      .option("enforceSchema", False).csv(path))
         else:
-            check_readable(config.source_path, fmt)
+            check_readable(source, fmt)
             frame = reader.parquet(path)
         return frame.select(*[F.col("`" + c.name.replace("`", "``") + "`") for c in config.attributes])
 

@@ -19,7 +19,7 @@ from scipy import stats
 
 from services.cli import invoke
 from services.codecs import stand_in_codec
-from services.configs import GATE_PASSES, SHARED, edit_config, shipped_config
+from services.configs import GATE_PASSES, REMOVE, SHARED, edit_config, shipped_config
 from synthgate.pipeline.config import ReleaseConfig, load_config
 from synthgate.pipeline.encode import TableCodec, codec_from_spec
 from synthgate.pipeline.engine import open_engine
@@ -34,7 +34,8 @@ pytestmark = pytest.mark.spark
 def _config(tmp_path: Path, engine: str, table: str = "acs12", **sections: dict[str, Any]) -> ReleaseConfig:
     folder = tmp_path / engine
     folder.mkdir()
-    path = shipped_config(table, folder, source={"path": str(SHARED / f"{table}.csv")}, gate=GATE_PASSES, **sections)
+    source = sections.pop("source", {"path": str(SHARED / f"{table}.csv")})
+    path = shipped_config(table, folder, source=source, gate=GATE_PASSES, **sections)
     if engine == "spark":
         raw = yaml.safe_load(edit_config(path, spark={"master": "local[2]"}).read_text(encoding="utf-8"))
         path.write_text(yaml.safe_dump({**raw, "engine": "spark"}, sort_keys=False), encoding="utf-8")
@@ -150,3 +151,30 @@ def test_no_java_is_one_error_line_and_exit_2(tmp_path: Path, monkeypatch: pytes
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Java runtime" in lines[0] and "engine: spark" in lines[0], err
+
+
+def test_a_holdout_file_gives_the_local_engine_s_split_and_a_bad_cell_names_it(spark: Any, tmp_path: Path) -> None:
+    frame = pd.read_csv(SHARED / "health_insurance.csv")
+    train, held = tmp_path / "train.csv", tmp_path / "held.csv"
+    frame.iloc[:1500].to_csv(train, index=False)
+    frame.iloc[1500:2000].to_csv(held, index=False)
+    sections: dict[str, Any] = {"source": {"path": str(train)}, "holdout": {"path": str(held), "fraction": REMOVE}}
+    loaded = _config(tmp_path, "local", table="health_insurance", **sections)
+    key = SplitKey.reproducible_for_benchmarks(5)
+    found = {}
+    for engine_name in ("local", "spark"):
+        with open_engine(_with_engine(loaded, engine_name), key, tmp_path / f"out-{engine_name}") as engine:
+            found[engine_name] = engine.validate()
+    local, on_spark = found["local"], found["spark"]
+    assert (on_spark.n_train, on_spark.n_holdout) == (local.n_train, local.n_holdout) == (1500, 500)
+    pd.testing.assert_frame_equal(on_spark.train_sample, local.train_sample)
+    pd.testing.assert_frame_equal(on_spark.holdout_sample, local.holdout_sample)
+
+    broken = frame.iloc[1500:2000].copy()
+    broken.loc[broken.index[7], "age"] = 999  # outside the public bounds
+    broken.to_csv(held, index=False)
+    on_spark_config = _config(tmp_path, "spark", table="health_insurance", **sections)
+    code, _, err = invoke(["run", str(on_spark_config.path), "--out", str(tmp_path / "run")])
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and str(held) in lines[0] and "column 'age'" in lines[0], err
+    assert "999" not in err
