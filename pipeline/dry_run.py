@@ -17,7 +17,7 @@ from synthgate.privacy.ledger import BatchAmounts, Ledger, compose_epsilon
 from synthgate.privacy.ledger_store import is_url
 
 from .config import ReleaseConfig
-from .plan import plan_budget, rows_needed
+from .plan import NULLS_NOTE, plan_budget, rows_needed
 
 __all__ = ["DryRun", "dry_run", "domain_rows_lines"]
 
@@ -143,4 +143,4 @@ def domain_rows_lines(needed: dict[str, float | None], n_train: int | None = Non
             "bounds bins holding 5% of the rows" if n_train is not None else
             "estimated domains: training rows each estimate needs at this budget to keep every category level and "
             "bounds bin holding 5% of the rows")
-    return [f"{head} ({shown}); below that, give public bounds or category lists for them"]
+    return [f"{head} ({shown}; {NULLS_NOTE}); below that, give public bounds or category lists for them"]

@@ -209,6 +209,18 @@ class NumericCodec(ColumnCodec):
     def _as_float(self, values: pd.Series) -> np.ndarray:
         return values.to_numpy(dtype=float)
 
+    def round_codes(self) -> tuple[int, ...]:
+        """The value codes that hold one integer only, a non-zero multiple of 5: where people's
+        answers heap (hours, minutes, years). None for non-integer columns, bins of several values
+        and the zero code. Public: a function of the bounds and bins."""
+        if not self.integer or type(self) is not NumericCodec:
+            return ()
+        single = np.flatnonzero(np.diff(self.edges) == 1)
+        value = self.edges[single]
+        single = single[(value != 0) & (value % 5 == 0)]
+        codes = np.where(single >= self.zero_index, single + 1, single) if self.zero else single
+        return tuple(int(c) for c in codes)
+
     def count_outside(self, values: pd.Series) -> int:
         """How many non-null values lie outside the bounds (and are clamped by `encode`)."""
         x = self._as_float(values[values.notna()])
@@ -352,12 +364,15 @@ class TableCodec:
     @property
     def domain(self) -> Domain:
         """Sizes, and the public facts models need about the codes: numeric and datetime bins are
-        ordered, a column's null code (if any) stays a group of its own, and a binned column's zero
-        code stands for the one value 0 among bins of many."""
+        ordered, a column's null code (if any) stays a group of its own, a binned column's zero
+        code stands for the one value 0 among bins of many, and codes of one round integer each
+        (multiples of 5) are where answers heap."""
         return Domain(self.columns, tuple(c.n_codes for c in self.codecs),
                       ordered=tuple(isinstance(c, NumericCodec) for c in self.codecs),
                       null_codes=tuple(c.null_code for c in self.codecs),
                       point_codes=tuple(c.zero_index if isinstance(c, NumericCodec) and c.zero else None
+                                        for c in self.codecs),
+                      round_codes=tuple(c.round_codes() if isinstance(c, NumericCodec) else ()
                                         for c in self.codecs))
 
     @property

@@ -223,7 +223,7 @@ def _domain_rows_comment(config: ReleaseConfig | None) -> str:
     steward with a small table knows before anything is spent which domains to write in."""
     from synthgate.privacy.accountant import Budget
 
-    from .plan import plan_budget, rows_needed
+    from .plan import NULLS_NOTE, plan_budget, rows_needed
 
     if config is None:
         return ""
@@ -237,7 +237,8 @@ def _domain_rows_comment(config: ReleaseConfig | None) -> str:
     shown = ", ".join(f"{kind} columns ~{n:,.0f}" if n is not None else f"{kind} columns >1,000,000"
                       for kind, n in by_kind.items())
     return ("# - At this epsilon the 'estimate' domains need about this many training rows to keep every category\n"
-            f"#   level and bounds bin holding 5% of the rows: {shown}.\n"
+            f"#   level and bounds bin holding 5% of the rows: {shown}\n"
+            f"#   ({NULLS_NOTE}).\n"
             "#   On a smaller table write public domains in (`synthgate validate` names the columns).\n")
 
 

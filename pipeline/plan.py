@@ -24,11 +24,14 @@ from .config import ReleaseConfig
 from .errors import ConfigError
 
 __all__ = ["BudgetPlan", "plan_budget", "gate_weights", "split_domains", "rows_needed", "ROW_COUNT_SHARE",
-           "MAX_DOMAIN_SHARE"]
+           "MAX_DOMAIN_SHARE", "NULLS_NOTE"]
 
 ROW_COUNT_SHARE = 0.1  # of the configured domain share: the noisy row count that sizes the split
 MAX_DOMAIN_SHARE = 0.6  # of the run: the most that estimated domains may take on a small table
 _FEWEST_ROWS, _MOST_ROWS = 100.0, 1e6  # the range `rows_needed` searches
+# What `rows_needed` leaves out (it reads the config only, and null shares are data): said wherever it is shown.
+NULLS_NOTE = ("shares of all rows, nulls included: a column with missing values needs more rows to keep a level "
+              "holding 5% of its values (twice as many when half are missing)")
 
 # How the gate's share is split between its DP queries (relative weights). The per-column checks
 # (clamped, other) answer a vector and need more; the scalar TVD sums need little (their noise is
@@ -178,7 +181,12 @@ def rows_needed(plan: BudgetPlan, kinds: dict[str, str], contribution: int = 1) 
     """Per estimated column, about how many training rows its DP domain estimate needs, at this budget,
     to find every category level or bounds bin holding `LEVEL_SHARE` of the rows (None: more than
     `_MOST_ROWS`). Public: a function of the config alone, so `plan` and `init` can say before anything
-    is spent which columns a small table should give public bounds or lists for."""
+    is spent which columns a small table should give public bounds or lists for.
+
+    The share is of all rows, nulls included: the estimates count the rows that hold each value, so a
+    level holding 5% of a column's *values* is found only at rows_needed / (the column's non-null share)
+    rows (twice as many where half the values are missing). Null shares are not public, so this says so
+    (`NULLS_NOTE`, in every message built from it) instead of guessing them."""
     if plan.total <= 0 or not kinds:
         return {}
 

@@ -561,7 +561,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="rows (at most) of real training, synthetic and holdout data for TSTR")
     parser.add_argument("--keep", action="store_true", help="keep the work folder bench/.work/fidelity")
     parser.add_argument("--out", default=None, help="results prefix (default bench/fidelity/results)")
+    parser.add_argument("--fine", default=None, help="graphical fits use this stored fine-marginal method "
+                        "(projected, split, heaps) instead of the default: a before/after in one session")
     args = parser.parse_args(argv)
+    if args.fine:
+        from bench.fidelity.init_path import use_fine_method
+
+        use_fine_method(args.fine)
 
     tables = [t.strip() for t in args.tables.split(",") if t.strip()]
     epsilons = [float(e) for e in args.epsilons.split(",") if e.strip()]

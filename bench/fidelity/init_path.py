@@ -78,7 +78,8 @@ def run_init_path(data: Path, epsilon: float, seed: int, folder: Path) -> dict[s
     columns = {spec.name: column_figures(spec, manifest["schema"][spec.name], train[spec.name], synthetic[spec.name])
                for spec in config.attributes}
     return {"columns": columns, "wall_seconds": round(wall, 2), "timings": result.timings,
-            "n_train": len(train), "warnings": result.warnings, "config": config, "train": train}
+            "n_train": len(train), "warnings": result.warnings, "config": config, "train": train,
+            "fine": manifest["model"].get("structure", {}).get("fine")}
 
 
 def true_domain_config(config: Any, train: pd.DataFrame) -> Any:
@@ -228,6 +229,22 @@ def render(table: str, summary: dict[str, Any], mst: dict[str, Any] | None = Non
     return "\n".join(lines) + "\n"
 
 
+def use_fine_method(method: str) -> None:
+    """New graphical fits in this process use `method` (one a stored release may name), as releases
+    fitted with it did: the before/after of a change to the fine marginals, measured in one session."""
+    from synthgate.privacy.models import graphical
+
+    if method not in graphical.FINE_METHODS:
+        raise SystemExit(f"--fine: one of {', '.join(graphical.FINE_METHODS)}")
+    original = graphical.GraphicalModel.__init__
+
+    def init(self: Any, **kwargs: Any) -> None:
+        original(self, **kwargs)
+        self.fine_method_ = method
+
+    graphical.GraphicalModel.__init__ = init  # type: ignore[method-assign]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.fidelity.init_path", description=__doc__.split("\n")[0])
     parser.add_argument("--tables", default="acs12,health_insurance:2000,mpls_stops:2000")
@@ -237,7 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--mst", action="store_true", help="also MST given the true domains (its own venv)")
     parser.add_argument("--mst-bins", type=int, default=20)
+    parser.add_argument("--fine", default=None, help="fit ordered columns' fine marginals with this stored method "
+                        "(projected, split, heaps) instead of the default, to compare methods in one session")
     args = parser.parse_args(argv)
+    if args.fine:
+        use_fine_method(args.fine)
     if args.mst:
         from bench.fidelity.harness import ensure_mst_venv
 
@@ -270,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(f"{args.out}.json").write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
         header = (f"# init path at epsilon {args.epsilon:g}, {args.repeats} repeat(s) (medians)\n\n"
                   f"`.venv/bin/python -m bench.fidelity.init_path --tables {args.tables} --epsilon {args.epsilon:g} "
-                  f"--repeats {args.repeats}{' --mst' if args.mst else ''} --out {args.out}`\n\n")
+                  f"--repeats {args.repeats}{' --mst' if args.mst else ''}{f' --fine {args.fine}' if args.fine else ''} "
+                  f"--out {args.out}`\n\n")
         Path(f"{args.out}.md").write_text(header + "\n".join(text), encoding="utf-8")
     return 0
 

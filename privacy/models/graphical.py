@@ -33,8 +33,8 @@ from ..domain import Domain, Measurement
 from ..table import PrivateTable
 from .base import Model, ModelError, probabilities_from, row_count_from
 from .bayesnet import draw
-from .groups import (frequent_groups, group_cap, noise_line, project_to_total, quantile_groups, sampling_l1,
-                     split_histogram)
+from .groups import (frequent_groups, group_cap, heap_histogram, noise_line, project_to_total, quantile_groups,
+                     sampling_l1, split_histogram)
 from .params import Interval
 
 __all__ = ["GraphicalModel", "parents_first", "FINE_METHODS"]
@@ -45,8 +45,11 @@ __all__ = ["GraphicalModel", "parents_first", "FINE_METHODS"]
 # line, then each cell projected onto the simplex; "split": a hierarchical histogram over the codes
 # whose resolution follows the noise (groups.split_histogram). At n ~ 1,600 and σ ≈ 37 a cell the
 # projection keeps the cells that noise pushed up and zeroes the rest (ages in spikes), and the trim
-# removes real tails whose cells sit near the line.
-FINE_METHODS = ("projected", "split")
+# removes real tails whose cells sit near the line. "heaps" (releases since 2026-12-03, evening): the
+# split histogram, whose ranges share their totals out with more weight on round values (multiples of
+# 5 of an integer column, one code each) when those cells, pooled, stand out of the noise
+# (groups.heap_histogram): hours at 20/30/50 and commutes at 10/15/30 are heaps of 1-2 noise sds a cell.
+FINE_METHODS = ("projected", "split", "heaps")
 
 
 class GraphicalModel(Model):
@@ -147,12 +150,16 @@ class GraphicalModel(Model):
         """
         noisy = measurement.noisy_counts.ravel().astype(float)
         null = domain.null_code(column)
-        if self.fine_method_ == "split" and domain.is_ordered(column) and noisy.size > 2:
+        if self.fine_method_ in ("split", "heaps") and domain.is_ordered(column) and noisy.size > 2:
             # The null code and a point code (the value 0 among bins) keep their own noisy counts:
             # spreading a range's total evenly over its codes would give one value a bin's share.
             values = ~np.isin(np.arange(noisy.size), [c for c in (null, domain.point_code(column)) if c is not None])
             fitted = noisy.clip(0.0, None)
-            fitted[values] = split_histogram(noisy[values], measurement.stddev)
+            if self.fine_method_ == "heaps":
+                rounds = domain.round_code_mask(column)[values]
+                fitted[values] = heap_histogram(noisy[values], measurement.stddev, rounds)
+            else:
+                fitted[values] = split_histogram(noisy[values], measurement.stddev)
             return probabilities_from(project_to_total(fitted, max(float(noisy.sum()), 1.0)))
         if domain.is_ordered(column) and noisy.size > 2:
             values = np.arange(noisy.size) != null if null is not None else np.ones(noisy.size, bool)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["group_cap", "project_to_total", "noise_line", "sampling_l1", "quantile_groups", "frequent_groups",
-           "split_histogram", "SPLIT_Z"]
+           "split_histogram", "split_ranges", "heap_histogram", "SPLIT_Z", "HEAP_Z"]
 
 
 def group_cap(groups: int, n_hat: float, stddev: float, *, way: int = 2) -> int:
@@ -61,11 +61,20 @@ def split_histogram(noisy: np.ndarray, stddev: float, *, z: float = SPLIT_Z) -> 
     """
     y = np.asarray(noisy, float).ravel()
     out = np.zeros(y.size)
+    cumulative = np.concatenate(([0.0], np.cumsum(y)))  # range totals as differences, as stored releases did
+    for a, b in split_ranges(y, stddev, z=z):
+        out[a:b] = max(cumulative[b] - cumulative[a], 0.0) / (b - a)
+    return out
+
+
+def split_ranges(noisy: np.ndarray, stddev: float, *, z: float = SPLIT_Z) -> list[tuple[int, int]]:
+    """The unsplit ranges [a, b) of `split_histogram`, in order (post-processing of noisy counts)."""
+    y = np.asarray(noisy, float).ravel()
     if y.size == 0:
-        return out
+        return []
     cumulative = np.concatenate(([0.0], np.cumsum(y)))
     points = np.concatenate(([0], np.cumsum(y >= noise_line(stddev, y.size))))
-    stack = [(0, y.size)]
+    stack, leaves = [(0, y.size)], []
     while stack:
         a, b = stack.pop()
         if b - a > 1:
@@ -74,7 +83,54 @@ def split_histogram(noisy: np.ndarray, stddev: float, *, z: float = SPLIT_Z) -> 
             if points[b] > points[a] or abs(left - right) > z * stddev * np.sqrt(1.0 / (m - a) + 1.0 / (b - m)):
                 stack += [(a, m), (m, b)]
                 continue
-        out[a:b] = max(cumulative[b] - cumulative[a], 0.0) / (b - a)
+        leaves.append((a, b))
+    return sorted(leaves)
+
+
+HEAP_Z = 2.0  # round values are heaped when their cells' pooled excess passes this many noise sds
+
+
+def heap_histogram(noisy: np.ndarray, stddev: float, round_cells: np.ndarray, *, z: float = SPLIT_Z,
+                   heap_z: float = HEAP_Z) -> np.ndarray:
+    """`split_histogram` that keeps heaps on round values (post-processing of noisy counts).
+
+    People report round numbers (hours worked at 20/30/50, commutes at 10/15/30 minutes): heaps of
+    3-9% of a column's values on multiples of 5. At n ~ 1,600 and ε = 1 each is one to two noise sds,
+    under any per-cell line, so `split_histogram` spreads it evenly over its range. Pooled over every
+    round cell (`round_cells`: a public mask of the codes holding one round value), heaps stand out
+    of the noise: when the round cells' noisy counts exceed their ranges' even shares by more than
+    `heap_z`·σ·sqrt(round cells) in total (one-sided: a column without heaps passes with probability
+    about 2%), every range of `split_histogram` shares its noisy total out with a round cell weighing
+    w times a plain one, w fitted so that the round cells hold their noisy total over all ranges
+    (a fixed point: heaping multiplies the local density). Otherwise this is `split_histogram`.
+    Every input is a noisy count or a public constant.
+    """
+    y = np.asarray(noisy, float).ravel()
+    heap = np.asarray(round_cells, bool).ravel()
+    if heap.size != y.size:
+        raise ValueError("heap_histogram needs one round-cell flag per code")
+    ranges = split_ranges(y, stddev, z=z)
+    if not ranges:
+        return np.zeros(0)
+    where = np.empty(y.size, np.int64)
+    for k, (a, b) in enumerate(ranges):
+        where[a:b] = k
+    totals = np.clip(np.bincount(where, weights=y), 0.0, None)
+    width = np.bincount(where)
+    excess = float(np.sum(y[heap] - (totals[where] / width[where])[heap]))
+    if not heap.any() or excess <= heap_z * stddev * np.sqrt(heap.sum()):
+        return split_histogram(y, stddev, z=z)
+    observed, weight = max(float(y[heap].sum()), 0.0), 1.0
+    for _ in range(200):
+        plain = totals[where] / np.bincount(where, weights=np.where(heap, weight, 1.0))[where]
+        expected = float(plain[heap].sum())
+        # at most 1e6: where the round cells' noisy total passes their ranges' the fixed point runs off,
+        # and the limit is every range's total on its round cells
+        previous, weight = weight, min(max(observed / expected, 1.0), 1e6) if expected > 0 else 1.0
+        if abs(weight - previous) <= 1e-9 * weight:
+            break
+    cell = np.where(heap, weight, 1.0)
+    out: np.ndarray = totals[where] * cell / np.bincount(where, weights=cell)[where]
     return out
 
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from synthgate.pipeline.config import config_from_mapping
-from synthgate.pipeline.plan import MAX_DOMAIN_SHARE, plan_budget, rows_needed, split_domains
+from synthgate.pipeline.plan import MAX_DOMAIN_SHARE, NULLS_NOTE, plan_budget, rows_needed, split_domains
 from synthgate.privacy.accountant import Budget
 from synthgate.privacy.estimate import LEVEL_SHARE, level_share_at
 
@@ -96,6 +96,7 @@ def test_validate_and_plan_name_the_columns_a_small_table_is_too_small_for(
     assert main(["validate", str(tmp_path / "hi.yaml")]) == 0
     err = capsys.readouterr().err
     assert "estimated domains: with about" in err and "(education ~" in err
+    assert NULLS_NOTE in err  # the counts are of all rows: a column with nulls needs more, and the line says so
     assert main(["--log-json", "validate", str(tmp_path / "hi.yaml")]) == 0
     records = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert any(r["level"] == "warning" and "(education ~" in r["event"] for r in records)

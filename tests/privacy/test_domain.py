@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from synthgate.privacy.domain import Domain, DomainError
@@ -28,6 +30,8 @@ def test_facts_are_per_column_and_follow_a_projection() -> None:
     ({"null_codes": (None, -1)}, "column 'b': null code -1"),
     ({"point_codes": (None,)}, "one entry per column"),
     ({"point_codes": (None, 4)}, "column 'b': point code 4 lies outside its codes"),
+    ({"round_codes": ((),)}, "one entry per column"),
+    ({"round_codes": ((), (1, 4))}, "column 'b': a round code lies outside its codes"),
 ])
 def test_inconsistent_facts_are_refused(kwargs: dict[str, tuple[object, ...]], message: str) -> None:
     with pytest.raises(DomainError, match=message):
@@ -48,3 +52,20 @@ def test_point_codes_come_from_the_zero_code_and_survive_projection() -> None:
     assert domain.point_codes == (0, None, None)  # one code per integer already keeps 0 exact
     assert domain.project(["c", "income"]).point_codes == (None, 0)
     assert Domain(("a",), (2,)).point_code("a") is None
+
+
+def test_round_codes_are_single_multiples_of_five_of_integer_columns() -> None:
+    from synthgate.pipeline.encode import CategoricalCodec, DatetimeCodec, NumericCodec, TableCodec
+
+    minutes = NumericCodec("minutes", (-3.0, 40.0), bins=64, integer=True, nulls=True, zero=True)
+    wide = NumericCodec("age", (0.0, 127.0), bins=64, integer=True, nulls=True, zero=True)   # bins of 2 years
+    real = NumericCodec("x", (0.0, 40.0), bins=40, integer=False, nulls=False, zero=True)
+    domain = TableCodec([minutes, CategoricalCodec("c", ("x", "y"), other=False, nulls=False), wide, real]).domain
+    # codes 0..43 stand for -3..40: 5 is code 8, ..., 40 is code 43; 0 (code 3) is the zero value, not a heap
+    assert domain.round_codes == ((8, 13, 18, 23, 28, 33, 38, 43), (), (), ())
+    assert domain.round_code_mask("minutes").sum() == 8 and domain.round_code_mask("minutes")[13]
+    assert domain.project(["c", "minutes"]).round_codes == ((), (8, 13, 18, 23, 28, 33, 38, 43))
+    assert Domain(("a",), (2,)).round_codes == ((),)
+    seconds = DatetimeCodec("t", pd.Timestamp("2020-01-01 00:00:00"), pd.Timestamp("2020-01-01 00:00:40"), bins=64,
+                            nulls=False, resolution="second")   # one code per second: epoch seconds are no answers
+    assert np.diff(seconds.edges).max() == 1 and seconds.round_codes() == ()
