@@ -32,7 +32,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components
 from ..domain import Domain, Measurement
 from ..table import PrivateTable
 from .base import Model, ModelError, probabilities_from, row_count_from
-from .bayesnet import draw
+from .bayesnet import draw, grouped_rows
 from .groups import (frequent_groups, group_cap, noise_line, project_to_total, quantile_groups, sampling_l1,
                      split_histogram)
 from .params import Interval
@@ -238,10 +238,8 @@ class GraphicalModel(Model):
         codes = np.empty((n, d), dtype=np.int32)
         masks = masks or {}
         for j in range(d):
-            for g, (members, p) in enumerate(self.within_[j]):
-                rows = np.flatnonzero(coarse[:, j] == g)
-                if not rows.size:
-                    continue
+            for g, rows in grouped_rows(coarse[:, j], len(self.within_[j])):
+                members, p = self.within_[j][g]
                 if j in masks:
                     p = np.where(masks[j][members], p, 0.0)
                     if p.sum() <= 0:
