@@ -238,6 +238,10 @@ class GraphicalModel(Model):
         codes = np.empty((n, d), dtype=np.int32)
         masks = masks or {}
         for j in range(d):
+            if j not in masks and all(members.size == 1 for members, _ in self.within_[j]):
+                # one fine code per group (e.g. a binary column): a lookup, and nothing to draw
+                codes[:, j] = np.array([members[0] for members, _ in self.within_[j]])[coarse[:, j]]
+                continue
             for g, rows in grouped_rows(coarse[:, j], len(self.within_[j])):
                 members, p = self.within_[j][g]
                 if j in masks:
