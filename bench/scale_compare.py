@@ -29,11 +29,14 @@ def _runs(tags: list[str]) -> list[dict[str, Any]]:
 
 
 def _medians(runs: list[dict[str, Any]]) -> dict[str, float]:
+    def mid(values: list[float]) -> float:
+        return float(median(values) or 0.0)
+
     floor = [r["floor"]["read"] + r["floor"]["write"] for r in runs]
-    out = {s: median([r["timings"].get(s, 0.0) for r in runs]) for s in STAGES}
-    out.update(wall=median([r["wall"] for r in runs]), floor=median(floor),
-               ratio=median([r["wall"] / f for r, f in zip(runs, floor)]),
-               rss=median([r["peak_rss_mb"] for r in runs]), n=len(runs))
+    out = {s: mid([r["timings"].get(s, 0.0) for r in runs]) for s in STAGES}
+    out.update(wall=mid([r["wall"] for r in runs]), floor=mid(floor),
+               ratio=mid([r["wall"] / f for r, f in zip(runs, floor)]),
+               rss=mid([r["peak_rss_mb"] for r in runs]), n=float(len(runs)))
     return out
 
 
