@@ -84,7 +84,8 @@ def _validated(chunks: Iterator[tuple[np.ndarray, pa.RecordBatch]], codec: Table
                totals: dict[tuple[str, str], int]) -> Iterator[tuple[np.ndarray, pa.RecordBatch]]:
     """Check each synthetic chunk against the output contract as it streams past; counts into `totals`."""
     for codes, batch in chunks:
-        counts = merge_counts(totals, contract.validate(codec.canonical(batch)))
+        checked = contract.validate_arrow(batch)  # Arrow kernels; pandas only for a type they do not cover
+        counts = merge_counts(totals, contract.validate(codec.canonical(batch)) if checked is None else checked)
         totals.clear()
         totals.update(counts)
         yield codes, batch

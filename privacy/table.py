@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .accountant import Accountant, Charge
-from .counts import ArrayCounts, CodeCounts
+from .counts import ArrayCounts, CodeCounts, SummedCounts
 from .domain import Domain, Measurement
 from .mechanisms import DiscreteGaussianCounts, GaussianSums, GeometricCounts, LaplaceSums, Mechanism, select_index
 
@@ -41,7 +41,7 @@ class PrivateTable:
                 raise ValueError("codes must be a 2-d array with one column per domain column")
             if not np.issubdtype(codes.dtype, np.integer):
                 raise ValueError("codes must be integers")
-            counter: CodeCounts = ArrayCounts(codes)
+            counter: CodeCounts = SummedCounts(ArrayCounts(codes), domain.sizes)
         else:
             if codes.n_columns != len(domain.columns):
                 raise ValueError("codes must have one column per domain column")

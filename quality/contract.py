@@ -32,6 +32,9 @@ from great_expectations.data_context.types.base import (  # noqa: E402
     ProgressBarsConfig,
 )
 
+import pyarrow as pa  # noqa: E402
+
+from .contract_arrow import evaluate_arrow  # noqa: E402
 from .contract_eval import evaluate, rules_of  # noqa: E402
 
 
@@ -135,13 +138,25 @@ class ContractValidator:
         """
         if self._rules is None:
             return self.validate_with_gx(frame)
-        whole_batch = max(len(frame), 1)
+        return self._reduced(evaluate(frame, self._rules), set(frame.columns), len(frame))
+
+    def validate_arrow(self, batch: pa.RecordBatch) -> Counts | None:
+        """`validate` on an Arrow batch as the sampler writes it, with the counts `validate` gives on
+        the same rows in canonical pandas types (contract_arrow.py); None when some rule or column
+        type is evaluated on pandas only (then convert and call `validate`)."""
+        evaluated = None if self._rules is None else evaluate_arrow(batch, self._rules)
+        if evaluated is None:
+            return None
+        return self._reduced(evaluated, set(batch.schema.names), batch.num_rows)
+
+    def _reduced(self, evaluated: Mapping[tuple[str, str], int | None], present: set[str], n_rows: int) -> Counts:
+        whole_batch = max(n_rows, 1)
         counts: Counts = {}
-        for (column, kind), n_failed in evaluate(frame, self._rules).items():
+        for (column, kind), n_failed in evaluated.items():
             if n_failed is None:
                 logger.warning("contract expectation not evaluated", extra={"column": column, "expectation": kind})
                 n_failed = whole_batch
-            if n_failed and (column in frame.columns or kind == _EXIST):
+            if n_failed and (column in present or kind == _EXIST):
                 counts[(column, kind)] = n_failed
         return {key: counts[key] for key in self._keys if key in counts}
 

@@ -32,7 +32,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components
 from ..domain import Domain, Measurement
 from ..table import PrivateTable
 from .base import Model, ModelError, probabilities_from, row_count_from
-from .bayesnet import draw
+from .bayesnet import draw, grouped_rows
 from .groups import (frequent_groups, group_cap, heap_histogram, noise_line, project_to_total, quantile_groups,
                      sampling_l1, split_histogram)
 from .params import Interval
@@ -245,10 +245,12 @@ class GraphicalModel(Model):
         codes = np.empty((n, d), dtype=np.int32)
         masks = masks or {}
         for j in range(d):
-            for g, (members, p) in enumerate(self.within_[j]):
-                rows = np.flatnonzero(coarse[:, j] == g)
-                if not rows.size:
-                    continue
+            if j not in masks and all(members.size == 1 for members, _ in self.within_[j]):
+                # one fine code per group (e.g. a binary column): a lookup, and nothing to draw
+                codes[:, j] = np.array([members[0] for members, _ in self.within_[j]])[coarse[:, j]]
+                continue
+            for g, rows in grouped_rows(coarse[:, j], len(self.within_[j])):
+                members, p = self.within_[j][g]
                 if j in masks:
                     p = np.where(masks[j][members], p, 0.0)
                     if p.sum() <= 0:

@@ -144,3 +144,17 @@ def test_a_constant_column_with_public_bounds_v_v_has_one_code(kind: str) -> Non
     codes = codec.encode(pd.Series([3.0, None, 3.0]))
     assert codes.tolist() == [0, 1, 0]
     assert codec.decode(codes, np.random.default_rng(0)).to_pylist() == [3, None, 3]
+
+
+@pytest.mark.parametrize(("other", "nulls"), [(False, False), (True, False), (False, True), (True, True)])
+def test_categorical_decode_by_take_is_the_array_from_strings(other: bool, nulls: bool) -> None:
+    codec = CategoricalCodec("c", ["a", "bb", ""], other=other, nulls=nulls)
+    codes = np.random.default_rng(3).integers(0, codec.n_codes, 5_000).astype(np.int32)
+    rng = np.random.default_rng(0)
+    got = codec.decode(codes, rng)
+    missing = codes == codec.n_values if nulls else np.zeros(codes.shape, bool)
+    expected = pa.array(codec._decode(np.where(missing, 0, codes), rng), type=pa.string(), mask=missing)
+    assert got.equals(expected) and got.null_count == int(missing.sum())
+    assert rng.random() == np.random.default_rng(0).random()  # nothing drawn
+    with pytest.raises(EncodingError, match="codes outside"):
+        codec.decode(np.array([codec.n_codes]), rng)
