@@ -29,7 +29,7 @@ from .split import RowKeys
 
 __all__ = ["Batch", "ParseFailures", "RowSplit", "read_header", "iter_batches", "iter_split", "iter_split_batches",
            "SplitBatch", "iter_text_column", "canonicalise", "with_null_tokens", "iter_raw", "parse_column",
-           "check_readable", "arrow_reason"]
+           "check_readable", "arrow_reason", "categorical_column", "as_object_column"]
 
 BLOCK_BYTES = 8 << 20
 PARQUET_BATCH_ROWS = 65_536
@@ -166,9 +166,12 @@ def canonicalise(batch: pa.RecordBatch, columns: Sequence[ColumnSpec], failures:
     data: dict[str, pd.Series] = {}
     for spec in columns:
         array = batch.column(batch.schema.get_field_index(spec.name))
-        if text_nulls:
-            array = with_null_tokens(array, spec)
         try:
+            if spec.type == "categorical":  # null tokens are looked up among the distinct values only
+                data[spec.name] = categorical_column(array, _null_tokens(spec) if text_nulls else ())
+                continue
+            if text_nulls:
+                array = with_null_tokens(array, spec)
             data[spec.name] = parse_column(array, spec, failures)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):  # e.g. Parquet binary, not UTF-8
             raise InputError(f"column '{shown(spec.name)}': its {array.type} values cannot be read as {spec.type} "
@@ -176,11 +179,47 @@ def canonicalise(batch: pa.RecordBatch, columns: Sequence[ColumnSpec], failures:
     return pd.DataFrame(data)
 
 
+def categorical_column(array: pa.Array, null_tokens: Sequence[str] = ()) -> pd.Series:
+    """Text cells as a pandas Categorical built from Arrow's dictionary encoding, so no Python string
+    is made per cell (only one per distinct value). Same values and nulls as an object column of the
+    cells: its keyed row hashes (`split.row_hashes`), contract counts and codes are the same.
+    Distinct values spelled as one of `null_tokens` become nulls."""
+    text = array if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) else array.cast(pa.string())
+    encoded = pc.dictionary_encode(text)  # nulls stay nulls, out of the dictionary
+    names = encoded.dictionary.to_numpy(zero_copy_only=False)
+    codes = encoded.indices.fill_null(-1).to_numpy().astype(np.int32, copy=False)
+    if len(null_tokens) and len(names):
+        tokens = np.isin(names, np.asarray(null_tokens, dtype=object))
+        if tokens.any():  # drop the tokens from the categories; their cells become nulls (-1)
+            renumber = np.where(tokens, -1, np.cumsum(~tokens) - 1).astype(np.int32)
+            codes = np.where(codes >= 0, renumber[np.maximum(codes, 0)], -1).astype(np.int32)
+            names = names[~tokens]
+    dtype = pd.CategoricalDtype(pd.Index(names, dtype=object))
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
+
+
+def as_object_column(values: pd.Series) -> pd.Series:
+    """A categorical column back to the object column of strings (None for nulls) the rest of the
+    pipeline reads (check samples, spills); any other column as it is."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values
+    names = np.asarray(values.cat.categories, dtype=object)
+    codes = values.cat.codes.to_numpy()
+    out = np.empty(len(codes), dtype=object)  # filled with None
+    present = codes >= 0
+    out[present] = names[codes[present]]
+    return pd.Series(out, index=values.index, dtype=object, name=values.name)
+
+
+def _null_tokens(spec: ColumnSpec) -> list[str]:
+    return [t for t in _NULL_TOKENS if not (isinstance(spec.categories, tuple) and t in spec.categories)]
+
+
 def with_null_tokens(array: pa.Array, spec: ColumnSpec) -> pa.Array:
     """A text column with its null tokens turned into nulls (a declared category is never a token)."""
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return array
-    tokens = [t for t in _NULL_TOKENS if not (isinstance(spec.categories, tuple) and t in spec.categories)]
+    tokens = _null_tokens(spec)
     if not tokens:
         return array
     is_token = pc.is_in(array, value_set=pa.array(tokens, type=array.type))
