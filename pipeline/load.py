@@ -33,6 +33,7 @@ __all__ = ["Batch", "ParseFailures", "RowSplit", "read_header", "iter_batches", 
 
 BLOCK_BYTES = 8 << 20
 PARQUET_BATCH_ROWS = 65_536
+COALESCE_ROWS = 262_144  # rows per batch downstream, when a source reads in smaller ones
 _NULL_TOKENS = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "#N/A")
 _TRUE = {"true", "t", "1", "yes", "y"}
 _FALSE = {"false", "f", "0", "no", "n"}
@@ -286,15 +287,15 @@ def _fast_numbers(array: pa.Array) -> pd.Series | None:
 
 def iter_raw(path: Path, fmt: str, wanted: list[str], header: Sequence[str] = ()) -> Iterator[pa.RecordBatch]:
     if fmt == "sql":  # a SqlSource: only the wanted columns are selected, streamed from the database
-        yield from path.iter_record_batches(wanted)  # type: ignore[attr-defined]
+        yield from _coalesced(path.iter_record_batches(wanted))  # type: ignore[attr-defined]
         return
     try:
         if fmt == "parquet" and path.is_dir():  # files in a stable (sorted) order, so both passes agree
-            yield from _parquet_dataset(path).to_batches(columns=wanted, batch_size=PARQUET_BATCH_ROWS,
-                                                         use_threads=False)
+            yield from _coalesced(_parquet_dataset(path).to_batches(columns=wanted, batch_size=PARQUET_BATCH_ROWS,
+                                                                    use_threads=False))
             return
         if fmt == "parquet":
-            yield from pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=wanted)
+            yield from _coalesced(pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=wanted))
             return
         reader = pacsv.open_csv(
             path,
@@ -309,6 +310,29 @@ def iter_raw(path: Path, fmt: str, wanted: list[str], header: Sequence[str] = ()
             yield from reader
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read the table ({arrow_reason(exc, header)})") from None
+
+
+def _coalesced(batches: Iterator[pa.RecordBatch], rows: int = COALESCE_ROWS) -> Iterator[pa.RecordBatch]:
+    """The same rows, in the same order, in batches of at least `rows` (but the last): a partitioned
+    folder or a database hands back batches of a few thousand rows, and each batch costs a fixed
+    amount of work downstream (at 1M rows from an 8-way partitioned folder, 248 batches: 12 s in
+    pass 1, against 2 s for the CSV's 6 blocks)."""
+    pending: list[pa.RecordBatch] = []
+    n_pending = 0
+    for batch in batches:
+        pending.append(batch)
+        n_pending += batch.num_rows
+        if n_pending >= rows:
+            yield _one_batch(pending)
+            pending, n_pending = [], 0
+    if pending:
+        yield _one_batch(pending)
+
+
+def _one_batch(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 
 def _parquet_dataset(path: Path) -> ds.Dataset:

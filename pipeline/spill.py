@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .config import ColumnSpec
+from .load import categorical_column
 
 __all__ = ["Spill"]
 
@@ -71,8 +72,8 @@ class Spill:
         data: dict[str, pd.Series] = {}
         for name, kind in self._kinds.items():
             array = batch.column(name)
-            if kind == "categorical":
-                data[name] = pd.Series(array.to_numpy(zero_copy_only=False), dtype=object)
+            if kind == "categorical":  # as the loader makes it: codes over the distinct values
+                data[name] = categorical_column(array)
             elif kind == "boolean":
                 data[name] = pd.Series(array.to_pylist(), dtype="boolean")
             elif kind == "datetime":

@@ -18,7 +18,7 @@ import pytest
 
 from synthgate.pipeline.config import ColumnSpec, load_config
 from synthgate.pipeline.encode import CategoricalCodec
-from synthgate.pipeline.load import (ParseFailures, as_object_column, canonicalise, iter_raw, read_header,
+from synthgate.pipeline.load import (ParseFailures, _coalesced, as_object_column, canonicalise, iter_raw, read_header,
                                      with_null_tokens)
 from synthgate.pipeline.samples import RowSample
 from synthgate.pipeline.split import RowKeys, SplitKey, row_hashes
@@ -108,3 +108,13 @@ def test_the_check_sample_keeps_the_bottom_k_rows_as_object_columns() -> None:
     assert len(every) > 1000  # several adds after the sample is full
     want = every.iloc[np.argsort(priority, kind="stable")[:300]].reset_index(drop=True)
     pd.testing.assert_frame_equal(sample.frame(), want)
+
+
+def test_small_batches_are_coalesced_in_order() -> None:
+    """A partitioned folder or a database yields batches of a few thousand rows; downstream they
+    arrive as fewer, larger batches holding the same rows in the same order."""
+    values = np.arange(10_000)
+    small = [pa.RecordBatch.from_arrays([pa.array(values[i:i + 700])], names=["x"]) for i in range(0, 10_000, 700)]
+    out = list(_coalesced(iter(small), rows=3_000))
+    assert [b.num_rows for b in out] == [3_500, 3_500, 3_000]
+    np.testing.assert_array_equal(np.concatenate([b.column(0).to_numpy() for b in out]), values)
