@@ -51,6 +51,17 @@ def make_config(table: str, *, kind: str | None = None, epsilon: float | None = 
     return config_from_mapping(raw, path=path, where=f"{path} (bench overrides)")
 
 
+def object_columns(frame: Any) -> Any:
+    """A frame of the loader's with its categorical columns as object strings (None for nulls), as
+    the run's check samples hold them: concatenated batches keep the Categorical dtype only when
+    their categories agree, and a canary cast to those categories would become a null."""
+    import pandas as pd
+
+    from synthgate.pipeline.load import as_object_column
+
+    return pd.DataFrame({name: as_object_column(frame[name]) for name in frame.columns})
+
+
 def median(values: list[float]) -> float | None:
     values = [v for v in values if v is not None]
     return float(statistics.median(values)) if values else None

@@ -118,7 +118,11 @@ class CategoricalCodec(ColumnCodec):
         return len(self.categories) + (1 if self.other else 0)
 
     def _encode(self, values: pd.Series) -> np.ndarray:
-        codes = self._index.get_indexer(pd.Index(values.astype(str))).astype(np.int32)
+        if isinstance(values.dtype, pd.CategoricalDtype):  # the loader's columns: look up each distinct value once
+            names = pd.Index(np.asarray(values.cat.categories, dtype=object).astype(str), dtype=object)
+            codes = self._index.get_indexer(names).astype(np.int32)[values.cat.codes.to_numpy()]
+        else:
+            codes = self._index.get_indexer(pd.Index(values.astype(str))).astype(np.int32)
         unknown = codes < 0
         if unknown.any():
             if not self.other:

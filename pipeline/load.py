@@ -29,10 +29,11 @@ from .split import RowKeys
 
 __all__ = ["Batch", "ParseFailures", "RowSplit", "read_header", "iter_batches", "iter_split", "iter_split_batches",
            "SplitBatch", "iter_text_column", "canonicalise", "with_null_tokens", "iter_raw", "parse_column",
-           "check_readable", "arrow_reason"]
+           "check_readable", "arrow_reason", "categorical_column", "as_object_column"]
 
 BLOCK_BYTES = 8 << 20
 PARQUET_BATCH_ROWS = 65_536
+COALESCE_ROWS = 262_144  # rows per batch downstream, when a source reads in smaller ones
 _NULL_TOKENS = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "#N/A")
 _TRUE = {"true", "t", "1", "yes", "y"}
 _FALSE = {"false", "f", "0", "no", "n"}
@@ -166,9 +167,12 @@ def canonicalise(batch: pa.RecordBatch, columns: Sequence[ColumnSpec], failures:
     data: dict[str, pd.Series] = {}
     for spec in columns:
         array = batch.column(batch.schema.get_field_index(spec.name))
-        if text_nulls:
-            array = with_null_tokens(array, spec)
         try:
+            if spec.type == "categorical":  # null tokens are looked up among the distinct values only
+                data[spec.name] = categorical_column(array, _null_tokens(spec) if text_nulls else ())
+                continue
+            if text_nulls:
+                array = with_null_tokens(array, spec)
             data[spec.name] = parse_column(array, spec, failures)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):  # e.g. Parquet binary, not UTF-8
             raise InputError(f"column '{shown(spec.name)}': its {array.type} values cannot be read as {spec.type} "
@@ -176,11 +180,47 @@ def canonicalise(batch: pa.RecordBatch, columns: Sequence[ColumnSpec], failures:
     return pd.DataFrame(data)
 
 
+def categorical_column(array: pa.Array, null_tokens: Sequence[str] = ()) -> pd.Series:
+    """Text cells as a pandas Categorical built from Arrow's dictionary encoding, so no Python string
+    is made per cell (only one per distinct value). Same values and nulls as an object column of the
+    cells: its keyed row hashes (`split.row_hashes`), contract counts and codes are the same.
+    Distinct values spelled as one of `null_tokens` become nulls."""
+    text = array if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) else array.cast(pa.string())
+    encoded = pc.dictionary_encode(text)  # nulls stay nulls, out of the dictionary
+    names = encoded.dictionary.to_numpy(zero_copy_only=False)
+    codes = encoded.indices.fill_null(-1).to_numpy().astype(np.int32, copy=False)
+    if len(null_tokens) and len(names):
+        tokens = np.isin(names, np.asarray(null_tokens, dtype=object))
+        if tokens.any():  # drop the tokens from the categories; their cells become nulls (-1)
+            renumber = np.where(tokens, -1, np.cumsum(~tokens) - 1).astype(np.int32)
+            codes = np.where(codes >= 0, renumber[np.maximum(codes, 0)], -1).astype(np.int32)
+            names = names[~tokens]
+    dtype = pd.CategoricalDtype(pd.Index(names, dtype=object))
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
+
+
+def as_object_column(values: pd.Series) -> pd.Series:
+    """A categorical column back to the object column of strings (None for nulls) the rest of the
+    pipeline reads (check samples, spills); any other column as it is."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values
+    names = np.asarray(values.cat.categories, dtype=object)
+    codes = values.cat.codes.to_numpy()
+    out = np.empty(len(codes), dtype=object)  # filled with None
+    present = codes >= 0
+    out[present] = names[codes[present]]
+    return pd.Series(out, index=values.index, dtype=object, name=values.name)
+
+
+def _null_tokens(spec: ColumnSpec) -> list[str]:
+    return [t for t in _NULL_TOKENS if not (isinstance(spec.categories, tuple) and t in spec.categories)]
+
+
 def with_null_tokens(array: pa.Array, spec: ColumnSpec) -> pa.Array:
     """A text column with its null tokens turned into nulls (a declared category is never a token)."""
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return array
-    tokens = [t for t in _NULL_TOKENS if not (isinstance(spec.categories, tuple) and t in spec.categories)]
+    tokens = _null_tokens(spec)
     if not tokens:
         return array
     is_token = pc.is_in(array, value_set=pa.array(tokens, type=array.type))
@@ -247,15 +287,15 @@ def _fast_numbers(array: pa.Array) -> pd.Series | None:
 
 def iter_raw(path: Path, fmt: str, wanted: list[str], header: Sequence[str] = ()) -> Iterator[pa.RecordBatch]:
     if fmt == "sql":  # a SqlSource: only the wanted columns are selected, streamed from the database
-        yield from path.iter_record_batches(wanted)  # type: ignore[attr-defined]
+        yield from _coalesced(path.iter_record_batches(wanted))  # type: ignore[attr-defined]
         return
     try:
         if fmt == "parquet" and path.is_dir():  # files in a stable (sorted) order, so both passes agree
-            yield from _parquet_dataset(path).to_batches(columns=wanted, batch_size=PARQUET_BATCH_ROWS,
-                                                         use_threads=False)
+            yield from _coalesced(_parquet_dataset(path).to_batches(columns=wanted, batch_size=PARQUET_BATCH_ROWS,
+                                                                    use_threads=False))
             return
         if fmt == "parquet":
-            yield from pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=wanted)
+            yield from _coalesced(pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=wanted))
             return
         reader = pacsv.open_csv(
             path,
@@ -270,6 +310,29 @@ def iter_raw(path: Path, fmt: str, wanted: list[str], header: Sequence[str] = ()
             yield from reader
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read the table ({arrow_reason(exc, header)})") from None
+
+
+def _coalesced(batches: Iterator[pa.RecordBatch], rows: int = COALESCE_ROWS) -> Iterator[pa.RecordBatch]:
+    """The same rows, in the same order, in batches of at least `rows` (but the last): a partitioned
+    folder or a database hands back batches of a few thousand rows, and each batch costs a fixed
+    amount of work downstream (at 1M rows from an 8-way partitioned folder, 248 batches: 12 s in
+    pass 1, against 2 s for the CSV's 6 blocks)."""
+    pending: list[pa.RecordBatch] = []
+    n_pending = 0
+    for batch in batches:
+        pending.append(batch)
+        n_pending += batch.num_rows
+        if n_pending >= rows:
+            yield _one_batch(pending)
+            pending, n_pending = [], 0
+    if pending:
+        yield _one_batch(pending)
+
+
+def _one_batch(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 
 def _parquet_dataset(path: Path) -> ds.Dataset:

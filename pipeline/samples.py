@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .load import as_object_column
+
 __all__ = ["RowIndexSample", "RowSample"]
 
 
@@ -27,7 +29,14 @@ class RowSample:
         if len(priorities) != len(frame):
             raise ValueError("need one priority per row")
         keys = np.asarray(priorities, dtype=np.float64)
+        if self._rows is not None and len(self._rows) >= self.size:
+            # Only rows below the largest kept priority can enter: take them before copying anything.
+            below = keys < self._keys.max()
+            if not below.any():
+                return
+            frame, keys = frame.loc[below], keys[below]
         rows = frame.reset_index(drop=True)
+        rows = pd.DataFrame({name: as_object_column(rows[name]) for name in rows.columns})
         if self._rows is not None:
             rows = pd.concat([self._rows, rows], ignore_index=True)
             keys = np.concatenate([self._keys, keys])

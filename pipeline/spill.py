@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .config import ColumnSpec
+from .load import categorical_column
 
 __all__ = ["Spill"]
 
@@ -45,8 +46,7 @@ class Spill:
         if self._writer is None:
             raise RuntimeError("the spill is closed for writing")
         if len(frame):
-            table = pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
-            self._writer.write_table(table)
+            self._writer.write_batch(_batch(frame, self._schema))
             self.n_rows += len(frame)
 
     def iter_frames(self) -> Iterator[pd.DataFrame]:
@@ -72,8 +72,8 @@ class Spill:
         data: dict[str, pd.Series] = {}
         for name, kind in self._kinds.items():
             array = batch.column(name)
-            if kind == "categorical":
-                data[name] = pd.Series(array.to_numpy(zero_copy_only=False), dtype=object)
+            if kind == "categorical":  # as the loader makes it: codes over the distinct values
+                data[name] = categorical_column(array)
             elif kind == "boolean":
                 data[name] = pd.Series(array.to_pylist(), dtype="boolean")
             elif kind == "datetime":
@@ -81,3 +81,15 @@ class Spill:
             else:
                 data[name] = pd.Series(array.to_numpy(zero_copy_only=False), dtype=float)
         return pd.DataFrame(data)
+
+
+def _batch(frame: pd.DataFrame, schema: pa.Schema) -> pa.RecordBatch:
+    """A canonical frame in the spill's schema; a categorical column is stored as its text."""
+    arrays = []
+    for field in schema:
+        values = frame[field.name]
+        if isinstance(values.dtype, pd.CategoricalDtype):  # a dictionary array, decoded by Arrow, not per cell in Python
+            arrays.append(pa.array(values, from_pandas=True).cast(field.type))
+        else:
+            arrays.append(pa.Array.from_pandas(values, type=field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)

@@ -68,6 +68,15 @@ _TRIM_SDS = 1.0  # ... with this many noise sds of confidence (0.5 let the zoom 
 _ZERO_REACH = 0.5  # a range is extended to 0 when that widens it by at most half ([16, 64) -> [0, 64))
 
 
+def _value_counts(values: pd.Series) -> dict[str, int]:
+    """How many times each (non-null) value occurs, keyed by its text. A categorical column is
+    counted on its integer codes, so no Python string is made per row."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        counts = np.bincount(values.cat.codes.to_numpy(np.int64), minlength=len(values.cat.categories))
+        return {str(name): int(n) for name, n in zip(values.cat.categories, counts) if n}
+    return dict(Counter(values.astype(str).tolist()))
+
+
 def numeric_edges() -> np.ndarray:
     """Fixed edges: -2^63 .. -2^-10, 2^-10 .. 2^63 (the middle bin holds values near zero)."""
     positive = np.ldexp(1.0, _POWERS)
@@ -128,7 +137,7 @@ class DomainStatistics:
             values = frame[column]
             values = values[values.notna()]
             if kind == "categorical":
-                self._counters[column].update(values.astype(str).tolist())
+                self._counters[column].update(_value_counts(values))
                 continue
             if kind == "datetime":
                 x = values.astype("datetime64[ns, UTC]").astype("int64").to_numpy() / 1e9

@@ -51,7 +51,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench._common import REPO, TABLES, config_path, fmt, load_raw, machine_info
+from bench._common import REPO, TABLES, config_path, fmt, load_raw, machine_info, object_columns
 from bench.fidelity.init_path import subsample
 
 GRAPHICAL, GRAPHICAL_AIM = "graphical", "graphical-aim"  # graphical-aim: model.selection = aim
@@ -121,7 +121,7 @@ def real_split(config: Any, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     for tr, ho in iter_split(batches, row_keys=RowKeys(key, config.holdout.fraction)):
         train.append(tr)
         holdout.append(ho)
-    return pd.concat(train, ignore_index=True), pd.concat(holdout, ignore_index=True)
+    return object_columns(pd.concat(train, ignore_index=True)), object_columns(pd.concat(holdout, ignore_index=True))
 
 
 def _estimated_input(spec: Any, published: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from synthgate.pipeline.encode import TableCodec
 from synthgate.privacy.accountant import _SLACK, Accountant, BatchAmounts, Budget, Charge
 from synthgate.privacy.domain import Measurement
 
-from bench._common import make_config
+from bench._common import make_config, object_columns
 
 __all__ = ["AuditTable", "GateView", "Method", "Release", "load_table", "release"]
 
@@ -141,7 +141,8 @@ def load_table(name: str, *, seed: int, gate_rows: int = GATE_ROWS) -> AuditTabl
         holdout_parts.append(part.holdout)
         train_priority.append(part.train_priority)
         holdout_sample.add(part.holdout, part.holdout_priority)
-    train, holdout = pd.concat(train_parts, ignore_index=True), pd.concat(holdout_parts, ignore_index=True)
+    train = object_columns(pd.concat(train_parts, ignore_index=True))
+    holdout = object_columns(pd.concat(holdout_parts, ignore_index=True))
     priority = np.concatenate(train_priority)
     first = np.argsort(priority, kind="stable")[:gate_rows]
     codec = table_codec(config, None)
