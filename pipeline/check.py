@@ -48,6 +48,7 @@ from synthgate.quality.metrics.tstr import synthetic_predictor, tstr
 from .config import ReleaseConfig
 from .context import RunContext
 from .domains import Domains
+from .samples import synthetic_rows
 from .synthesize import Sampled
 from .training import Encoded
 from .validate import Validated
@@ -98,11 +99,10 @@ def _rows(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def synthetic_sample(codes: np.ndarray, size: int, seed: int) -> np.ndarray:
-    """At most `size` synthetic rows drawn with the seed (the synthetic table is a DP output)."""
-    if len(codes) <= size:
-        return codes
-    rows = np.random.default_rng([seed, 3, 7]).choice(len(codes), size=size, replace=False)
-    return codes[np.sort(rows)]
+    """At most `size` synthetic rows drawn with the seed (`samples.synthetic_rows`; codes the sampler
+    already cut to those rows come back as they are)."""
+    rows = synthetic_rows(len(codes), size, seed)
+    return codes if rows is None else codes[rows]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 
-from synthgate.privacy.sample import write_synthetic
+from synthgate.privacy.sample import NO_ROWS, write_synthetic
 
 from .fake_ids import FabricatedColumns, FakeSpec
 from .publish import Staging, prepare_output_dir, sha256_file, write_error
@@ -45,7 +45,7 @@ def replay_release(run: Path, *, out: Path) -> ReplayResult:
                                        seed=int(manifest["seed"]), n_rows=n_rows)
         written = write_synthetic(fabricated.add(release.iter_released_codes()),
                                   fabricated.schema(codec.arrow_schema), staging.root / "synthetic.parquet", csv_path=None,
-                                  release_id=release.release_id, head_rows=0)
+                                  release_id=release.release_id, head_rows=0, code_rows=NO_ROWS)
         digest = sha256_file(written.paths[0])
         expected = manifest["files"]["synthetic.parquet"]["sha256"]
         result = {"identical": digest == expected, "sha256": digest, "expected_sha256": expected,

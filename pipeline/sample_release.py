@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from synthgate.privacy.sample import write_synthetic
+from synthgate.privacy.sample import NO_ROWS, write_synthetic
 
 from .conditional_sample import SampleRequest, iter_request, strata_for
 from .fake_ids import FabricatedColumns, FakeSpec
@@ -60,7 +60,7 @@ def sample_release(run: Path, *, out: Path, options: SampleOptions, ledger: Even
     try:
         written = write_synthetic(fabricated.add(iter_request(release, request, strata)),
                                   fabricated.schema(release.codec.arrow_schema), staging.root / "synthetic.parquet",
-                                  csv_path=None, release_id=sample_id, head_rows=0)
+                                  csv_path=None, release_id=sample_id, head_rows=0, code_rows=NO_ROWS)
         manifest = _manifest(release, request, sample_id, [s.to_json() for s in strata])
         manifest["files"] = {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in written.paths}
         manifest["files"].update(write_sample_datasheet(staging.root, manifest))

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .load import as_object_column
 
-__all__ = ["RowIndexSample", "RowSample"]
+__all__ = ["RowIndexSample", "RowSample", "synthetic_rows"]
 
 
 class RowSample:
@@ -76,3 +76,12 @@ class RowIndexSample:
     def rows(self) -> np.ndarray:
         """The kept positions, ascending (every position when at most `size` rows were seen)."""
         return np.sort(self._rows)
+
+
+def synthetic_rows(n_rows: int, size: int, seed: int) -> np.ndarray | None:
+    """Positions (sorted) of the at most `size` synthetic rows the marginal checks compare, drawn with
+    the seed (the synthetic table is a DP output); None when every row is compared. Known before
+    sampling (the row count is), so the sampler keeps only these rows' codes."""
+    if n_rows <= size:
+        return None
+    return np.sort(np.random.default_rng([seed, 3, 7]).choice(n_rows, size=size, replace=False))

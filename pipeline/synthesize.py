@@ -24,14 +24,16 @@ from .encode import TableCodec
 from .errors import ContractError
 from .fake_ids import FabricatedColumns, fake_specs
 from .fit import Measured
+from .samples import synthetic_rows
 
 __all__ = ["Sampled", "sample_synthetic"]
 
 
 @dataclass(frozen=True)
 class Sampled:
-    """Every synthetic row's codes (for the utility checks), the first rows decoded in canonical
-    form (for the risk and TSTR checks), and the files written."""
+    """The synthetic codes the marginal checks compare (every row's, or the `gate.sample_rows` rows
+    drawn with the seed), the first rows decoded in canonical form (for the risk and TSTR checks),
+    and the files written."""
 
     codes: np.ndarray
     head: pd.DataFrame
@@ -59,6 +61,7 @@ def sample_synthetic(run: RunContext, domains: Domains, measured: Measured, fold
         csv_path=folder / "synthetic.csv" if run.csv else None,
         release_id=run.release_id, head_rows=config.utility.sample_rows,
         progress=(lambda n: progress("sample", n)) if progress else None,
+        code_rows=synthetic_rows(measured.n_rows, config.gate.sample_rows, run.seed),
     )
     failures = contract_failures(counts)
     if failures:

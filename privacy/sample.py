@@ -26,14 +26,14 @@ class Decoder(Protocol):
 
     def decode(self, codes: np.ndarray, rng: np.random.Generator) -> pa.RecordBatch: ...
 
-__all__ = ["CHUNK_SEEDED", "SampleResult", "chunk_sizes", "iter_chunk_seeded", "iter_synthetic", "sample_chunk",
+__all__ = ["CHUNK_SEEDED", "NO_ROWS", "SampleResult", "chunk_sizes", "iter_chunk_seeded", "iter_synthetic", "sample_chunk",
            "write_synthetic"]
 
 
 @dataclass
 class SampleResult:
     n_rows: int
-    codes: np.ndarray          # every synthetic row's codes (n x d), for the utility checks
+    codes: np.ndarray          # the synthetic rows' codes (n x d; only `code_rows` when given), for the checks
     head: pa.Table             # the first rows, decoded, for the risk and TSTR checks
     paths: list[Path]
 
@@ -51,7 +51,10 @@ def iter_synthetic(model: Model, codec: Decoder, n_rows: int, rng: np.random.Gen
 
 def write_synthetic(chunks: Iterator[tuple[np.ndarray, pa.RecordBatch]], schema: pa.Schema, parquet_path: Path, *,
                     csv_path: Path | None, release_id: str, head_rows: int,
-                    progress: Callable[[int], None] | None = None) -> SampleResult:
+                    progress: Callable[[int], None] | None = None,
+                    code_rows: np.ndarray | None = None) -> SampleResult:
+    """Stream the chunks to Parquet (and CSV). The codes of every row are kept, or only those at the
+    sorted positions `code_rows`, so memory stays flat however many rows are written."""
     labelled = schema.with_metadata({b"synthgate.synthetic": b"true", b"synthgate.release": release_id.encode()})
     partial = parquet_path.with_name(parquet_path.name + ".partial")
     csv_partial = csv_path.with_name(csv_path.name + ".partial") if csv_path else None
@@ -67,7 +70,7 @@ def write_synthetic(chunks: Iterator[tuple[np.ndarray, pa.RecordBatch]], schema:
                 writer.write_batch(batch.replace_schema_metadata(labelled.metadata))
                 if csv_writer is not None:
                     csv_writer.write_batch(batch)
-                all_codes.append(codes)
+                all_codes.append(codes if code_rows is None else _rows_within(codes, code_rows, n_rows))
                 if n_head < head_rows:
                     head.append(batch.slice(0, head_rows - n_head))
                     n_head += min(batch.num_rows, head_rows - n_head)
@@ -95,6 +98,7 @@ def write_synthetic(chunks: Iterator[tuple[np.ndarray, pa.RecordBatch]], schema:
 
 
 CHUNK_SEEDED = "chunk-seeded"
+NO_ROWS = np.empty(0, np.int64)  # `code_rows` for a writer whose caller needs no codes (replay, sample)
 
 
 def chunk_sizes(n_rows: int, chunk_rows: int) -> list[int]:
@@ -116,3 +120,10 @@ def iter_chunk_seeded(model: Model, codec: Decoder, n_rows: int, seed: int,
     """The chunk-seeded sample drawn here, chunk by chunk: what a distributed engine's workers draw."""
     for index, size in enumerate(chunk_sizes(n_rows, chunk_rows)):
         yield sample_chunk(model, codec, size, seed, index)
+
+
+def _rows_within(codes: np.ndarray, rows: np.ndarray, start: int) -> np.ndarray:
+    """The chunk's codes at those of the sorted positions `rows` that fall in [start, start + len(codes))."""
+    lo, hi = np.searchsorted(rows, [start, start + len(codes)])
+    kept: np.ndarray = codes[rows[lo:hi] - start]
+    return kept
